@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User as StaffAccount
+
+from tests.factories import StaffFactory, TenantFactory, UserFactory
+from users.audit import Actor, Context
+from users.models import ActorKind, Channel, Membership, Role, Tenant, User
+
+
+@pytest.fixture
+def ctx() -> Context:
+    return Context(actor=Actor(ActorKind.SYSTEM, "", "tests"), channel=Channel.CLI)
+
+
+@pytest.fixture
+def tenant(db: None) -> Tenant:
+    return TenantFactory(slug="acme", plan="free")
+
+
+@pytest.fixture
+def paid_tenant(db: None) -> Tenant:
+    return TenantFactory(slug="globex", plan="professional")
+
+
+@pytest.fixture
+def user(tenant: Tenant) -> User:
+    return UserFactory(
+        tenant=tenant,
+        email="Ada@Example.com",
+        user_metadata={"hobby": "surfing", "addresses": {"home": "123 Main"}},
+        app_metadata={"plan": "pro", "roles": ["admin"]},
+    )
+
+
+def _persona(tenant: Tenant, role: str | None, name: str) -> StaffAccount:
+    staff = StaffFactory(username=f"{name}@staff.test")
+    if role is not None:
+        Membership.objects.create(staff=staff, tenant=tenant, role=role)
+    return staff
+
+
+@pytest.fixture
+def owner(tenant: Tenant) -> StaffAccount:
+    return _persona(tenant, Role.OWNER, "owner")
+
+
+@pytest.fixture
+def admin_staff(tenant: Tenant) -> StaffAccount:
+    return _persona(tenant, Role.ADMIN, "admin")
+
+
+@pytest.fixture
+def editor(tenant: Tenant) -> StaffAccount:
+    return _persona(tenant, Role.EDITOR, "editor")
+
+
+@pytest.fixture
+def viewer(tenant: Tenant) -> StaffAccount:
+    return _persona(tenant, Role.VIEWER, "viewer")
+
+
+@pytest.fixture
+def outsider(tenant: Tenant) -> StaffAccount:
+    return _persona(tenant, None, "outsider")
+
+
+@pytest.fixture
+def superuser(db: None) -> StaffAccount:
+    return StaffFactory(username="root@staff.test", is_superuser=True, is_staff=True)

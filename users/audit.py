@@ -1,0 +1,233 @@
+"""The audit log: who changed what, from where, with a diff and its inverse, hash-chained.
+
+`record()` is called by `users.services` inside the transaction of the change it records,
+so a change and its event commit or roll back together. Events are never updated: on
+PostgreSQL a trigger refuses UPDATE and DELETE on the table.
+
+Chain: each event hashes `payload_digest` (sha256 of its canonical payload) together with
+the tenant, its sequence number, its time and the previous event's hash. A privacy
+redaction may later blank the payload but keeps `payload_digest`, so the chain verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import jsonpatch
+from django.http import HttpRequest
+from django.utils.ipv6 import clean_ipv6_address
+
+from users.models import ActorKind, AuditChain, AuditEvent, Tenant
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    from users.models import User
+
+_FLOAT_EXACT = 2**53
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: `kind` (staff, api_client, end_user, rule, import, system)."""
+
+    kind: str
+    id: str
+    label: str
+
+    @classmethod
+    def for_staff(cls, staff: AbstractBaseUser | AnonymousUser) -> Actor:
+        return cls(ActorKind.STAFF, str(staff.pk), staff.get_username())
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(ActorKind.SYSTEM, "", label)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is writing and through which channel; every service call takes one."""
+
+    actor: Actor
+    channel: str
+    request_id: str = ""
+    ip: str | None = None
+    batch_id: uuid.UUID | None = None
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, *, channel: str, actor: Actor) -> Context:
+        return cls(
+            actor=actor,
+            channel=channel,
+            request_id=getattr(request, "request_id", ""),
+            ip=request.META.get("REMOTE_ADDR") or None,
+        )
+
+
+def make_patches(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The RFC 6902 patch from before to after, and its inverse."""
+    forward = jsonpatch.make_patch(before, after).patch
+    inverse = jsonpatch.make_patch(after, before).patch
+    return forward, inverse
+
+
+def _normalize_ip(ip: str | None) -> str | None:
+    if ip and ":" in ip:
+        return clean_ipv6_address(ip)
+    return ip
+
+
+def record(
+    *,
+    tenant: Tenant,
+    ctx: Context,
+    action: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    target: User | None = None,
+    target_user_id: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the tenant's chain. Call inside the change's transaction."""
+    forward, inverse = make_patches(before, after)
+    chain, _ = AuditChain.objects.select_for_update().get_or_create(tenant=tenant)
+    event = AuditEvent(
+        tenant=tenant,
+        seq=chain.last_seq + 1,
+        actor_kind=ctx.actor.kind,
+        actor_id=ctx.actor.id,
+        actor_label=ctx.actor.label,
+        channel=ctx.channel,
+        action=action,
+        target_pk=target.pk if target is not None else None,
+        target_user_id=target.user_id if target is not None else target_user_id,
+        forward_patch=forward,
+        inverse_patch=inverse,
+        details=dict(details or {}),
+        request_id=ctx.request_id,
+        ip=_normalize_ip(ctx.ip),
+        batch_id=ctx.batch_id,
+        prev_hash=chain.last_hash,
+    )
+    event.payload_digest = payload_digest(event)
+    event.hash = chain_hash(event)
+    event.save(force_insert=True)
+    chain.last_seq = event.seq
+    chain.last_hash = event.hash
+    chain.save(update_fields=["last_seq", "last_hash"])
+    return event
+
+
+# --- hashing ------------------------------------------------------------------------------
+
+
+def _canonical(value: Any) -> Any:
+    """Numbers as the database gives them back: PostgreSQL's jsonb turns 1e20 into an
+    integer and 1.0 keeps its scale, so integral values are compared as integers below
+    2**53 and as floats above."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        if abs(value) < _FLOAT_EXACT:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            return value
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) < _FLOAT_EXACT:
+            return int(value)
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    return str(value)
+
+
+def _sha256(data: Any) -> str:
+    text = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def event_payload(event: AuditEvent) -> dict[str, Any]:
+    """The part of an event a redaction may later blank; hashed into `payload_digest`."""
+    return {
+        "actor_kind": event.actor_kind,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "channel": event.channel,
+        "action": event.action,
+        "target_pk": event.target_pk,
+        "target_user_id": event.target_user_id,
+        "forward_patch": event.forward_patch,
+        "inverse_patch": event.inverse_patch,
+        "details": event.details,
+        "request_id": event.request_id,
+        "ip": event.ip,
+        "batch_id": str(event.batch_id) if event.batch_id else None,
+    }
+
+
+def payload_digest(event: AuditEvent) -> str:
+    return _sha256(event_payload(event))
+
+
+def chain_hash(event: AuditEvent) -> str:
+    created_at: datetime = event.created_at
+    return _sha256(
+        {
+            "tenant": event.tenant_id,
+            "seq": event.seq,
+            "created_at": created_at.astimezone(UTC).isoformat(),
+            "payload_digest": event.payload_digest,
+            "prev_hash": event.prev_hash,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    broken_at: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def verify_chain(tenant: Tenant) -> ChainReport:
+    """Walk the tenant's events in order; report the first one that does not verify."""
+    prev_hash = ""
+    expected_seq = 1
+    checked = 0
+    events = AuditEvent.objects.filter(tenant=tenant).order_by("seq")
+    for event in events.iterator(chunk_size=2000):
+        if event.seq != expected_seq:
+            return ChainReport(checked, expected_seq, f"event #{expected_seq} is missing")
+        if event.prev_hash != prev_hash:
+            return ChainReport(checked, event.seq, f"event #{event.seq} does not link to #{event.seq - 1}")
+        if payload_digest(event) != event.payload_digest:
+            return ChainReport(checked, event.seq, f"event #{event.seq} content was changed")
+        if chain_hash(event) != event.hash:
+            return ChainReport(checked, event.seq, f"event #{event.seq} hash does not match")
+        prev_hash = event.hash
+        expected_seq += 1
+        checked += 1
+    head = AuditChain.objects.filter(tenant=tenant).first()
+    last_seq = expected_seq - 1
+    if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
+        return ChainReport(
+            checked, last_seq + 1, f"the chain head is at #{head.last_seq}, events end at #{last_seq}"
+        )
+    return ChainReport(checked)

@@ -1,0 +1,558 @@
+"""Every write to tenants, memberships and users goes through here (DESIGN.md, "one write path").
+
+Each call runs in one transaction: lock the row, check the expected version, apply the
+rules of `users.metadata`, save with `version + 1`, and record one audit event. A refused
+call changes nothing and records nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from users import audit, metadata
+from users.audit import Context
+from users.models import (
+    DATABASE_CONNECTION,
+    ActorKind,
+    AuditChain,
+    AuditEvent,
+    Channel,
+    Connection,
+    Identity,
+    Membership,
+    Strategy,
+    Tenant,
+    User,
+    new_user_id,
+)
+
+# Profile data from these channels is stripped of deny-listed attributes (SPEC.md section 9);
+# an explicit write from any other channel is refused instead.
+STRIPPING_CHANNELS = frozenset({Channel.SIGNUP, Channel.IMPORT, Channel.RULE})
+# The end user may never write app_metadata, whatever the channel.
+END_USER_CHANNELS = frozenset({Channel.SIGNUP, Channel.PROFILE})
+
+
+class ServiceError(Exception):
+    """A refused write. `code` is the API error code; `status` the HTTP status."""
+
+    code = "invalid_body"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UserNotFound(ServiceError):
+    code = "inexistent_user"
+    status = 404
+
+
+class UserExists(ServiceError):
+    code = "user_exists"
+    status = 409
+
+
+class VersionConflict(ServiceError):
+    code = "precondition_failed"
+    status = 412
+
+    def __init__(self, *, expected: int, current: int) -> None:
+        super().__init__(
+            f"This user was changed by someone else (you had version {expected}, it is now "
+            f"version {current}). Reload to see their change, then apply yours again."
+        )
+        self.expected = expected
+        self.current = current
+
+
+class NotWritable(ServiceError):
+    code = "insufficient_scope"
+    status = 403
+
+
+class RevertConflict(ServiceError):
+    code = "revert_conflict"
+    status = 409
+
+
+# --- tenants and staff --------------------------------------------------------------------
+
+
+@transaction.atomic
+def tenant_create(*, slug: str, name: str = "", plan: str = "free", by: Context) -> Tenant:
+    """A tenant with its database connection and an empty audit chain."""
+    tenant = Tenant(slug=slug, name=name or slug, plan=plan)
+    tenant.full_clean()
+    tenant.save()
+    Connection.objects.create(
+        tenant=tenant, name=DATABASE_CONNECTION, strategy=Strategy.DATABASE
+    )
+    AuditChain.objects.create(tenant=tenant)
+    audit.record(
+        tenant=tenant,
+        ctx=by,
+        action="tenant.create",
+        before={},
+        after={"slug": tenant.slug, "name": tenant.name, "plan": tenant.plan},
+    )
+    return tenant
+
+
+TENANT_SETTINGS = (
+    "name",
+    "plan",
+    "deny_list",
+    "signup_fields",
+    "user_metadata_schema",
+    "app_metadata_schema",
+    "metadata_max_bytes",
+    "metadata_max_depth",
+)
+
+
+@transaction.atomic
+def tenant_update(*, tenant: Tenant, changed: Iterable[str], by: Context) -> Tenant:
+    """Save the named settings of `tenant` (already assigned on it), audited as one change."""
+    fields = [name for name in changed if name in TENANT_SETTINGS]
+    stored = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    before = {name: getattr(stored, name) for name in fields}
+    after = {name: getattr(tenant, name) for name in fields}
+    if before == after:
+        return tenant
+    tenant.full_clean()
+    tenant.save(update_fields=fields)
+    audit.record(tenant=tenant, ctx=by, action="tenant.update", before=before, after=after)
+    return tenant
+
+
+def tenant_set_plan(*, tenant: Tenant, plan: str, by: Context) -> Tenant:
+    """Change the plan; plan-gated features follow at once."""
+    tenant.plan = plan
+    return tenant_update(tenant=tenant, changed=["plan"], by=by)
+
+
+@transaction.atomic
+def membership_set(
+    *, staff: AbstractBaseUser, tenant: Tenant, role: str, by: Context
+) -> Membership:
+    """Give a staff account a role in a tenant (or change it)."""
+    membership = (
+        Membership.objects.select_for_update().filter(staff_id=staff.pk, tenant=tenant).first()
+    )
+    before = {"staff": staff.get_username(), "role": membership.role} if membership else {}
+    if membership is None:
+        membership = Membership(staff_id=staff.pk, tenant=tenant, role=role)
+    membership.role = role
+    membership.full_clean(validate_unique=False)
+    membership.save()
+    after = {"staff": staff.get_username(), "role": role}
+    if before != after:
+        audit.record(
+            tenant=tenant, ctx=by, action="membership.set", before=before, after=after
+        )
+    return membership
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+def _guard_tiers(body: Mapping[str, Any], by: Context) -> None:
+    if metadata.APP_METADATA in body and (
+        by.actor.kind == ActorKind.END_USER or by.channel in END_USER_CHANNELS
+    ):
+        raise NotWritable(
+            "app_metadata can never be changed by the end user; only staff admins, "
+            "API clients with update:users and rules may change it."
+        )
+
+
+def _on_denied(by: Context) -> metadata.DeniedMode:
+    return "strip" if by.channel in STRIPPING_CHANNELS else "refuse"
+
+
+def _lock(user: User) -> User:
+    try:
+        return (
+            User.objects.select_for_update()
+            .select_related("tenant", "connection")
+            .get(pk=user.pk)
+        )
+    except User.DoesNotExist:
+        raise UserNotFound(f"The user {user.user_id} does not exist (any more).") from None
+
+
+def _check_version(user: User, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != user.version:
+        raise VersionConflict(expected=expected_version, current=user.version)
+
+
+def _normalize_email(email: str | None, connection: Connection) -> str | None:
+    if email is not None and connection.strategy == Strategy.DATABASE:
+        return email.lower()
+    return email
+
+
+def _check_email_free(email: str | None, connection: Connection, *, exclude_pk: int | None) -> None:
+    if email is None:
+        return
+    clash = User.objects.filter(connection=connection, email__iexact=email)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise UserExists(f"A user with the email {email} already exists in {connection.name}.")
+
+
+def _assign(user: User, update: metadata.Update) -> None:
+    for key, value in update.profile.items():
+        setattr(user, key, value)
+    user.email = _normalize_email(user.email, user.connection)
+    if update.password is not None:
+        user.password = make_password(update.password)
+
+
+def _save(user: User, *, creating: bool) -> None:
+    try:
+        with transaction.atomic():
+            user.save(force_insert=creating)
+    except IntegrityError:
+        if User.objects.filter(tenant=user.tenant, user_id=user.user_id).exclude(pk=user.pk).exists():
+            raise UserExists(f"A user with the user_id {user.user_id} already exists.") from None
+        raise UserExists(
+            f"A user with the email {user.email} already exists in {user.connection.name}."
+        ) from None
+
+
+def _details(update: metadata.Update, **extra: Any) -> dict[str, Any]:
+    details: dict[str, Any] = {key: value for key, value in extra.items() if value}
+    if update.dropped:
+        details["dropped"] = list(update.dropped)
+    if update.password is not None:
+        details["password_changed"] = True
+    return details
+
+
+def _resolve_connection(
+    tenant: Tenant, name: str | None, cache: dict[str, Connection] | None = None
+) -> Connection:
+    wanted = name or DATABASE_CONNECTION
+    if cache is not None and wanted in cache:
+        return cache[wanted]
+    connection = Connection.objects.filter(tenant=tenant, name=wanted).first()
+    if connection is None:
+        raise ServiceError(f"The connection {wanted!r} does not exist in this tenant.")
+    if cache is not None:
+        cache[wanted] = connection
+    return connection
+
+
+def _full_user_id(given: str | None, connection: Connection) -> str:
+    if given is None:
+        return new_user_id(connection.provider)
+    return given if "|" in given else f"{connection.provider}|{given}"
+
+
+def _identity_for(user: User) -> Identity:
+    provider, _, provider_user_id = user.user_id.partition("|")
+    return Identity(
+        user=user,
+        connection=user.connection,
+        provider=provider or user.connection.provider,
+        provider_user_id=provider_user_id or user.user_id,
+        is_social=user.connection.is_social,
+    )
+
+
+def _new_user(
+    tenant: Tenant,
+    body: Mapping[str, Any],
+    by: Context,
+    *,
+    rules: metadata.Rules,
+    connections: dict[str, Connection] | None = None,
+) -> tuple[User, metadata.Update]:
+    _guard_tiers(body, by)
+    update = metadata.prepare_create(body, rules, on_denied=_on_denied(by))
+    connection = _resolve_connection(tenant, update.connection, connections)
+    now = timezone.now()
+    user = User(
+        tenant=tenant,
+        connection=connection,
+        user_id=_full_user_id(update.user_id, connection),
+        created_at=now,
+        updated_at=now,
+    )
+    _assign(user, update)
+    if connection.strategy == Strategy.DATABASE and not user.email:
+        raise ServiceError("email is required for users of a database connection.")
+    return user, update
+
+
+@transaction.atomic
+def user_create(*, tenant: Tenant, body: Mapping[str, Any], by: Context) -> User:
+    """Create a user from an API-style body (`connection`, `email`, `password`, profile,
+    both tiers whole, optionally `user_id`)."""
+    user, update = _new_user(tenant, body, by, rules=tenant.metadata_rules())
+    if User.objects.filter(tenant=tenant, user_id=user.user_id).exists():
+        raise UserExists(f"A user with the user_id {user.user_id} already exists.")
+    _check_email_free(user.email, user.connection, exclude_pk=None)
+    _save(user, creating=True)
+    _identity_for(user).save()
+    audit.record(
+        tenant=tenant,
+        ctx=by,
+        action="user.create",
+        before={},
+        after=user.profile(),
+        target=user,
+        details=_details(update, connection=user.connection.name),
+    )
+    return user
+
+
+# Read-only attributes a bulk load may carry over from another system.
+SYSTEM_FIELDS = frozenset({"created_at", "updated_at", "last_login", "last_ip", "logins_count"})
+
+
+@transaction.atomic
+def user_bulk_create(
+    *,
+    tenant: Tenant,
+    bodies: Sequence[Mapping[str, Any]],
+    by: Context,
+    system_fields: Sequence[Mapping[str, Any]] | None = None,
+) -> list[User]:
+    """Create many users at once, each validated like `user_create`, recorded as ONE audit
+    event (action `user.bulk_create`) with a batch id.
+
+    For seeding and loading: passwords are refused here (hashing is deliberately slow).
+    `system_fields[i]` may carry read-only attributes of row i (SYSTEM_FIELDS) from another
+    system. Any invalid row refuses the whole batch.
+    """
+    rules = tenant.metadata_rules()
+    connections: dict[str, Connection] = {}
+    users: list[User] = []
+    seen: set[str] = set()
+    for index, body in enumerate(bodies):
+        if "password" in body:
+            raise ServiceError(f"Row {index}: bulk creation does not take passwords.")
+        try:
+            user, _ = _new_user(tenant, body, by, rules=rules, connections=connections)
+        except metadata.MetadataError as error:
+            raise type(error)(f"Row {index}: {error.message}", path=(index, *error.path)) from error
+        extra = system_fields[index] if system_fields else {}
+        unknown = set(extra) - SYSTEM_FIELDS
+        if unknown:
+            raise ServiceError(f"Row {index}: {', '.join(sorted(unknown))} cannot be loaded.")
+        for key, value in extra.items():
+            setattr(user, key, value)
+        if user.user_id in seen:
+            raise UserExists(f"Row {index}: the user_id {user.user_id} is in the batch twice.")
+        seen.add(user.user_id)
+        users.append(user)
+    if not users:
+        return []
+    try:
+        with transaction.atomic():
+            User.objects.bulk_create(users, batch_size=1000)
+    except IntegrityError:
+        raise UserExists(
+            "Some users of this batch already exist (same user_id, or same email in a "
+            "connection); nothing was created."
+        ) from None
+    Identity.objects.bulk_create([_identity_for(user) for user in users], batch_size=1000)
+    batch_ctx = by if by.batch_id else dataclasses.replace(by, batch_id=uuid.uuid4())
+    audit.record(
+        tenant=tenant,
+        ctx=batch_ctx,
+        action="user.bulk_create",
+        before={},
+        after={},
+        details={
+            "count": len(users),
+            "first_user_id": users[0].user_id,
+            "last_user_id": users[-1].user_id,
+        },
+    )
+    return users
+
+
+def _apply(
+    locked: User,
+    update: metadata.Update,
+    *,
+    by: Context,
+    action: str,
+    details: Mapping[str, Any] | None = None,
+) -> User:
+    before = locked.profile()
+    _assign(locked, update)
+    after = locked.profile()
+    if before == after and update.password is None:
+        return locked
+    if after.get("email") != before.get("email"):
+        _check_email_free(locked.email, locked.connection, exclude_pk=locked.pk)
+    locked.version += 1
+    locked.updated_at = timezone.now()
+    _save(locked, creating=False)
+    audit.record(
+        tenant=locked.tenant,
+        ctx=by,
+        action=action,
+        before=before,
+        after=after,
+        target=locked,
+        details={**_details(update), **(details or {})},
+    )
+    return locked
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: User,
+    body: Mapping[str, Any],
+    by: Context,
+    mode: metadata.MergeMode = "merge",
+    expected_version: int | None = None,
+) -> User:
+    """Apply a PATCH-style body: root attributes replace, each tier merges at the first
+    level (`mode="merge"`, SPEC.md section 4) or is replaced whole (`mode="replace"`).
+
+    A call that changes nothing writes nothing and records nothing.
+    """
+    _guard_tiers(body, by)
+    locked = _lock(user)
+    _check_version(locked, expected_version)
+    update = metadata.apply_update(
+        locked.profile(),
+        body,
+        locked.tenant.metadata_rules(),
+        mode=mode,
+        on_denied=_on_denied(by),
+    )
+    if update.connection is not None and update.connection != locked.connection.name:
+        raise ServiceError(
+            f"This user belongs to {locked.connection.name!r}, not {update.connection!r}; "
+            "a user cannot move between connections."
+        )
+    details = {"mode": mode} if mode != "merge" else None
+    return _apply(locked, update, by=by, action="user.update", details=details)
+
+
+def user_delete_metadata_key(
+    *, user: User, tier: str, key: str, by: Context, expected_version: int | None = None
+) -> User:
+    """Remove one first-level key of a tier; refuses a key that is not there."""
+    if tier not in metadata.TIERS:
+        raise ServiceError(f"{tier!r} is not a metadata tier.")
+    with transaction.atomic():
+        locked = _lock(user)
+        metadata.delete_key(getattr(locked, tier), key, tier=tier)
+        return user_update(user=locked, body={tier: {key: None}}, by=by, expected_version=expected_version)
+
+
+@transaction.atomic
+def user_set_blocked(
+    *, user: User, blocked: bool, by: Context, expected_version: int | None = None
+) -> User:
+    locked = _lock(user)
+    _check_version(locked, expected_version)
+    update = metadata.apply_update(locked.profile(), {"blocked": blocked})
+    return _apply(locked, update, by=by, action="user.block" if blocked else "user.unblock")
+
+
+@transaction.atomic
+def user_delete(*, user: User, by: Context, expected_version: int | None = None) -> None:
+    locked = _lock(user)
+    _check_version(locked, expected_version)
+    before = locked.profile()
+    audit.record(
+        tenant=locked.tenant,
+        ctx=by,
+        action="user.delete",
+        before=before,
+        after={},
+        target=locked,
+        details={"connection": locked.connection.name},
+    )
+    locked.delete()
+
+
+# --- revert -------------------------------------------------------------------------------
+
+_REVERTIBLE_UPDATES = frozenset(
+    {"user.update", "user.block", "user.unblock", "user.revert"}
+)
+
+
+def _reverted_profile(current: dict[str, Any], event: AuditEvent) -> dict[str, Any]:
+    """The current profile with the event's change undone, or RevertConflict when the
+    paths it touched have changed since (the event replayed on the result must give back
+    exactly the current profile)."""
+    touched = sorted({op["path"] for op in event.forward_patch})
+    conflict = RevertConflict(
+        f"Cannot revert change #{event.seq}: what it changed ({', '.join(touched)}) has "
+        "changed since. Edit the user instead."
+    )
+    try:
+        reverted = jsonpatch.apply_patch(current, event.inverse_patch)
+        replayed = jsonpatch.apply_patch(reverted, event.forward_patch)
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+        raise conflict from None
+    if replayed != current:
+        raise conflict
+    return reverted
+
+
+@transaction.atomic
+def audit_revert(*, event: AuditEvent, by: Context) -> AuditEvent:
+    """Undo one recorded change as a new audited change; refuses clearly on conflict."""
+    tenant = event.tenant
+    if event.action in _REVERTIBLE_UPDATES:
+        try:
+            user = User.objects.get(pk=event.target_pk, tenant=tenant)
+        except User.DoesNotExist:
+            raise RevertConflict(
+                f"Cannot revert change #{event.seq}: the user {event.target_user_id} "
+                "has been deleted."
+            ) from None
+        locked = _lock(user)
+        reverted = _reverted_profile(locked.profile(), event)
+        update = metadata.apply_update(
+            locked.profile(), reverted, tenant.metadata_rules(), mode="replace"
+        )
+        _apply(locked, update, by=by, action="user.revert", details={"reverts": event.seq})
+    elif event.action == "user.create":
+        user = User.objects.filter(pk=event.target_pk, tenant=tenant).first()
+        if user is None:
+            raise RevertConflict(f"Cannot revert change #{event.seq}: the user is already gone.")
+        locked = _lock(user)
+        _reverted_profile(locked.profile(), event)
+        user_delete(user=locked, by=by)
+    elif event.action == "user.delete":
+        snapshot = _reverted_profile({}, event)
+        if User.objects.filter(tenant=tenant, user_id=event.target_user_id).exists():
+            raise RevertConflict(
+                f"Cannot revert change #{event.seq}: a user {event.target_user_id} exists again."
+            )
+        body = {
+            **{key: value for key, value in snapshot.items() if value is not None},
+            "user_id": event.target_user_id,
+            "connection": event.details.get("connection", DATABASE_CONNECTION),
+        }
+        user_create(tenant=tenant, body=body, by=by)
+    else:
+        raise RevertConflict(f"Changes of kind {event.action} cannot be reverted.")
+    return AuditEvent.objects.filter(tenant=tenant).order_by("-seq").first()  # type: ignore[return-value]

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from metadata_admin.http import AuthenticatedHttpRequest
+from users.models import Membership
+
+
+@require_GET
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The signed-in staff member's tenants, with their role and plan."""
+    memberships = (
+        Membership.objects.filter(staff=request.user)
+        .select_related("tenant")
+        .order_by("tenant__slug")
+    )
+    return render(request, "users/home.html", {"memberships": memberships})
