@@ -13,4 +13,4 @@ class HtmxHttpRequest(HttpRequest):
 
 
 class AuthenticatedHttpRequest(HtmxHttpRequest):
-    user: StaffAccount  # type: ignore[assignment]
+    user: StaffAccount

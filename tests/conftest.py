@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User as StaffAccount
 
@@ -15,17 +17,17 @@ def ctx() -> Context:
 
 @pytest.fixture
 def tenant(db: None) -> Tenant:
-    return TenantFactory(slug="acme", plan="free")
+    return TenantFactory.create(slug="acme", plan="free")
 
 
 @pytest.fixture
 def paid_tenant(db: None) -> Tenant:
-    return TenantFactory(slug="globex", plan="professional")
+    return TenantFactory.create(slug="globex", plan="professional")
 
 
 @pytest.fixture
 def user(tenant: Tenant) -> User:
-    return UserFactory(
+    return UserFactory.create(
         tenant=tenant,
         email="Ada@Example.com",
         user_metadata={"hobby": "surfing", "addresses": {"home": "123 Main"}},
@@ -34,7 +36,7 @@ def user(tenant: Tenant) -> User:
 
 
 def _persona(tenant: Tenant, role: str | None, name: str) -> StaffAccount:
-    staff = StaffFactory(username=f"{name}@staff.test")
+    staff = StaffFactory.create(username=f"{name}@staff.test")
     if role is not None:
         Membership.objects.create(staff=staff, tenant=tenant, role=role)
     return staff
@@ -67,4 +69,10 @@ def outsider(tenant: Tenant) -> StaffAccount:
 
 @pytest.fixture
 def superuser(db: None) -> StaffAccount:
-    return StaffFactory(username="root@staff.test", is_superuser=True, is_staff=True)
+    return StaffFactory.create(username="root@staff.test", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Hashing strength is Django's concern, not these tests'; keep the suite quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

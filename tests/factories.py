@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import factory
 from django.contrib.auth.models import User as StaffAccount
+from factory import declarations
+from factory.base import Factory
+from factory.django import DjangoModelFactory, Password
 
 from users import services
 from users.audit import Actor, Context
@@ -15,11 +17,11 @@ FACTORY_CONTEXT = Context(actor=Actor(ActorKind.SYSTEM, "", "factory"), channel=
 STAFF_PASSWORD = "correct horse battery staple"
 
 
-class TenantFactory(factory.django.DjangoModelFactory):
+class TenantFactory(DjangoModelFactory[Tenant]):
     class Meta:
         model = Tenant
 
-    slug = factory.Sequence(lambda n: f"tenant-{n}")
+    slug = declarations.Sequence(lambda n: f"tenant-{n}")
     plan = "free"
 
     @classmethod
@@ -34,24 +36,27 @@ class TenantFactory(factory.django.DjangoModelFactory):
         return tenant
 
 
-class UserFactory(factory.Factory):
-    class Meta:
-        model = dict
+class UserFactory(Factory[User]):
+    """Keyword arguments other than `tenant` are the body of `services.user_create`."""
 
-    tenant = factory.SubFactory(TenantFactory)
-    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    class Meta:
+        model = User
+
+    tenant = declarations.SubFactory(TenantFactory)
+    email = declarations.Sequence(lambda n: f"user{n}@example.com")
 
     @classmethod
-    def _create(cls, model_class: type[Any], *args: Any, **kwargs: Any) -> User:
+    def _create(cls, model_class: type[User], *args: Any, **kwargs: Any) -> User:
         tenant = kwargs.pop("tenant")
         return services.user_create(tenant=tenant, body=kwargs, by=FACTORY_CONTEXT)
 
 
-class StaffFactory(factory.django.DjangoModelFactory):
+class StaffFactory(DjangoModelFactory[StaffAccount]):
     class Meta:
         model = StaffAccount
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
-    username = factory.Sequence(lambda n: f"staff{n}@staff.test")
-    email = factory.LazyAttribute(lambda staff: staff.username)
-    password = factory.PostGenerationMethodCall("set_password", STAFF_PASSWORD)
+    username = declarations.Sequence(lambda n: f"staff{n}@staff.test")
+    email = declarations.LazyAttribute(lambda staff: staff.username)
+    password = Password(STAFF_PASSWORD)

@@ -45,11 +45,14 @@ class UserAdminForm(forms.ModelForm[User]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in metadata.PROFILE_STRING_FIELDS:
-            self.fields[name].empty_value = None
+            field = self.fields[name]
+            assert isinstance(field, forms.CharField)
+            field.empty_value = None
         if self.instance.pk:
             self.fields["expected_version"].initial = self.instance.version
-        self.fields["user_id"].required = False
-        self.fields["user_id"].help_text = "Leave empty to generate auth0|<24 hex>."
+        if "user_id" in self.fields:  # only on add; read-only afterwards
+            self.fields["user_id"].required = False
+            self.fields["user_id"].help_text = "Leave empty to generate <provider>|<24 hex>."
 
     def body(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -60,7 +63,8 @@ class UserAdminForm(forms.ModelForm[User]):
         return body
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         tenant: Tenant | None = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
@@ -74,9 +78,9 @@ class UserAdminForm(forms.ModelForm[User]):
             self.add_error(str(field) if field else None, error.message)
         if self.instance.pk:
             expected = cleaned.get("expected_version")
-            current_version = User.objects.filter(pk=self.instance.pk).values_list(
-                "version", flat=True
-            ).first()
+            current_version = (
+                User.objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
+            )
             if expected is not None and current_version != expected:
                 self.add_error(
                     None,
@@ -108,7 +112,14 @@ class UserAdmin(admin.ModelAdmin[User]):
     list_filter = ("tenant", "blocked", "email_verified")
     search_fields = ("user_id", "email", "name")
     list_select_related = ("tenant", "connection")
-    readonly_fields = ("version", "created_at", "updated_at", "last_login", "last_ip", "logins_count")
+    readonly_fields = (
+        "version",
+        "created_at",
+        "updated_at",
+        "last_login",
+        "last_ip",
+        "logins_count",
+    )
     inlines = [IdentityInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
@@ -136,6 +147,13 @@ class UserAdmin(admin.ModelAdmin[User]):
             saved = services.user_create(tenant=form.cleaned_data["tenant"], body=body, by=ctx)
         obj.pk = saved.pk
         obj.refresh_from_db()
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # A user's identities go with it (through the write path), though they are
+        # read-only on their own.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(str(Identity._meta.verbose_name))
+        return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         services.user_delete(user=obj, by=_context(request))

@@ -216,7 +216,9 @@ def verify_chain(tenant: Tenant) -> ChainReport:
         if event.seq != expected_seq:
             return ChainReport(checked, expected_seq, f"event #{expected_seq} is missing")
         if event.prev_hash != prev_hash:
-            return ChainReport(checked, event.seq, f"event #{event.seq} does not link to #{event.seq - 1}")
+            return ChainReport(
+                checked, event.seq, f"event #{event.seq} does not link to #{event.seq - 1}"
+            )
         if payload_digest(event) != event.payload_digest:
             return ChainReport(checked, event.seq, f"event #{event.seq} content was changed")
         if chain_hash(event) != event.hash:
@@ -228,6 +230,8 @@ def verify_chain(tenant: Tenant) -> ChainReport:
     last_seq = expected_seq - 1
     if head is not None and (head.last_seq != last_seq or head.last_hash != prev_hash):
         return ChainReport(
-            checked, last_seq + 1, f"the chain head is at #{head.last_seq}, events end at #{last_seq}"
+            checked,
+            last_seq + 1,
+            f"the chain head is at #{head.last_seq}, events end at #{last_seq}",
         )
     return ChainReport(checked)

@@ -201,7 +201,7 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
-def parse_deny_entry(entry: str) -> Path:
+def parse_deny_entry(entry: str) -> tuple[str, ...]:
     """`user_metadata.ssn` -> ("user_metadata", "ssn"); `gender` -> ("gender",)."""
     return tuple(part for part in entry.split(".") if part)
 
@@ -242,13 +242,12 @@ def _check_key(key: object, path: Path) -> None:
         )
     if key == "":
         raise InvalidKeyError(
-            f"Empty field names are not allowed. Example: {format_path(path[:-1])}.\"\"",
+            f'Empty field names are not allowed. Example: {format_path(path[:-1])}.""',
             path=path,
         )
     if "." in key:
         raise InvalidKeyError(
-            'Fields with "." are not allowed, please remove all dotted fields. '
-            f"Example: {where}",
+            f'Fields with "." are not allowed, please remove all dotted fields. Example: {where}',
             path=path,
         )
     if "$" in key:
@@ -268,8 +267,7 @@ def _walk(value: JSONValue, path: Path, depth: int, max_depth: int) -> None:
     if isinstance(value, dict):
         if depth + 1 > max_depth:
             raise DepthLimitError(
-                f"{format_path(path)} is nested {depth + 1} levels deep; "
-                f"the limit is {max_depth}.",
+                f"{format_path(path)} is nested {depth + 1} levels deep; the limit is {max_depth}.",
                 path=path,
             )
         for key, child in value.items():
@@ -279,8 +277,7 @@ def _walk(value: JSONValue, path: Path, depth: int, max_depth: int) -> None:
     elif isinstance(value, list):
         if depth + 1 > max_depth:
             raise DepthLimitError(
-                f"{format_path(path)} is nested {depth + 1} levels deep; "
-                f"the limit is {max_depth}.",
+                f"{format_path(path)} is nested {depth + 1} levels deep; the limit is {max_depth}.",
                 path=path,
             )
         for index, child in enumerate(value):
@@ -436,9 +433,7 @@ def _get(doc: Any, path: Path) -> Any:
     return doc
 
 
-def strip_denied(
-    body: Mapping[str, JSONValue], deny_list: Iterable[str]
-) -> tuple[Doc, list[str]]:
+def strip_denied(body: Mapping[str, JSONValue], deny_list: Iterable[str]) -> tuple[Doc, list[str]]:
     """Remove deny-listed attributes (for signup, import, rules); returns what was dropped."""
     places = denied_paths(body, deny_list)
     if not places:
@@ -510,8 +505,7 @@ def _check_root(body: Mapping[str, JSONValue], allowed_extra: tuple[str, ...]) -
             unknown.append(str(key))
     if unknown:
         raise UnknownPropertyError(
-            "Payload validation error: 'Additional properties not allowed: "
-            f"{', '.join(unknown)}'",
+            f"Payload validation error: 'Additional properties not allowed: {', '.join(unknown)}'",
             path=(unknown[0],),
         )
 
@@ -557,8 +551,7 @@ def _check_root_value(key: str, value: JSONValue) -> None:
             or len(value) > USER_ID_MAX_LENGTH
         ):
             raise InvalidBodyError(
-                f"user_id must be a string of 1 to {USER_ID_MAX_LENGTH} characters "
-                "without spaces.",
+                f"user_id must be a string of 1 to {USER_ID_MAX_LENGTH} characters without spaces.",
                 path=path,
             )
         _check_string(value, path, "user_id")
@@ -659,8 +652,7 @@ def validate_signup_metadata(doc: JSONValue, limits: Limits = DEFAULT_LIMITS) ->
             )
         if not isinstance(value, str):
             raise InvalidBodyError(
-                f"{format_path(key_path)} must be a string at signup, "
-                f"not {type(value).__name__}.",
+                f"{format_path(key_path)} must be a string at signup, not {type(value).__name__}.",
                 path=key_path,
             )
         _check_string(value, key_path, "The value")

@@ -96,9 +96,7 @@ def tenant_create(*, slug: str, name: str = "", plan: str = "free", by: Context)
     tenant = Tenant(slug=slug, name=name or slug, plan=plan)
     tenant.full_clean()
     tenant.save()
-    Connection.objects.create(
-        tenant=tenant, name=DATABASE_CONNECTION, strategy=Strategy.DATABASE
-    )
+    Connection.objects.create(tenant=tenant, name=DATABASE_CONNECTION, strategy=Strategy.DATABASE)
     AuditChain.objects.create(tenant=tenant)
     audit.record(
         tenant=tenant,
@@ -159,9 +157,7 @@ def membership_set(
     membership.save()
     after = {"staff": staff.get_username(), "role": role}
     if before != after:
-        audit.record(
-            tenant=tenant, ctx=by, action="membership.set", before=before, after=after
-        )
+        audit.record(tenant=tenant, ctx=by, action="membership.set", before=before, after=after)
     return membership
 
 
@@ -185,9 +181,7 @@ def _on_denied(by: Context) -> metadata.DeniedMode:
 def _lock(user: User) -> User:
     try:
         return (
-            User.objects.select_for_update()
-            .select_related("tenant", "connection")
-            .get(pk=user.pk)
+            User.objects.select_for_update().select_related("tenant", "connection").get(pk=user.pk)
         )
     except User.DoesNotExist:
         raise UserNotFound(f"The user {user.user_id} does not exist (any more).") from None
@@ -227,7 +221,11 @@ def _save(user: User, *, creating: bool) -> None:
         with transaction.atomic():
             user.save(force_insert=creating)
     except IntegrityError:
-        if User.objects.filter(tenant=user.tenant, user_id=user.user_id).exclude(pk=user.pk).exists():
+        if (
+            User.objects.filter(tenant=user.tenant, user_id=user.user_id)
+            .exclude(pk=user.pk)
+            .exists()
+        ):
             raise UserExists(f"A user with the user_id {user.user_id} already exists.") from None
         raise UserExists(
             f"A user with the email {user.email} already exists in {user.connection.name}."
@@ -460,7 +458,9 @@ def user_delete_metadata_key(
     with transaction.atomic():
         locked = _lock(user)
         metadata.delete_key(getattr(locked, tier), key, tier=tier)
-        return user_update(user=locked, body={tier: {key: None}}, by=by, expected_version=expected_version)
+        return user_update(
+            user=locked, body={tier: {key: None}}, by=by, expected_version=expected_version
+        )
 
 
 @transaction.atomic
@@ -492,9 +492,7 @@ def user_delete(*, user: User, by: Context, expected_version: int | None = None)
 
 # --- revert -------------------------------------------------------------------------------
 
-_REVERTIBLE_UPDATES = frozenset(
-    {"user.update", "user.block", "user.unblock", "user.revert"}
-)
+_REVERTIBLE_UPDATES = frozenset({"user.update", "user.block", "user.unblock", "user.revert"})
 
 
 def _reverted_profile(current: dict[str, Any], event: AuditEvent) -> dict[str, Any]:
@@ -516,29 +514,28 @@ def _reverted_profile(current: dict[str, Any], event: AuditEvent) -> dict[str, A
     return reverted
 
 
+def _lock_target(event: AuditEvent) -> User:
+    user = User.objects.filter(pk=event.target_pk or 0, tenant_id=event.tenant_id).first()
+    if user is None:
+        raise RevertConflict(
+            f"Cannot revert change #{event.seq}: the user {event.target_user_id} has been deleted."
+        )
+    return _lock(user)
+
+
 @transaction.atomic
 def audit_revert(*, event: AuditEvent, by: Context) -> AuditEvent:
     """Undo one recorded change as a new audited change; refuses clearly on conflict."""
     tenant = event.tenant
     if event.action in _REVERTIBLE_UPDATES:
-        try:
-            user = User.objects.get(pk=event.target_pk, tenant=tenant)
-        except User.DoesNotExist:
-            raise RevertConflict(
-                f"Cannot revert change #{event.seq}: the user {event.target_user_id} "
-                "has been deleted."
-            ) from None
-        locked = _lock(user)
+        locked = _lock_target(event)
         reverted = _reverted_profile(locked.profile(), event)
         update = metadata.apply_update(
             locked.profile(), reverted, tenant.metadata_rules(), mode="replace"
         )
         _apply(locked, update, by=by, action="user.revert", details={"reverts": event.seq})
     elif event.action == "user.create":
-        user = User.objects.filter(pk=event.target_pk, tenant=tenant).first()
-        if user is None:
-            raise RevertConflict(f"Cannot revert change #{event.seq}: the user is already gone.")
-        locked = _lock(user)
+        locked = _lock_target(event)
         _reverted_profile(locked.profile(), event)
         user_delete(user=locked, by=by)
     elif event.action == "user.delete":

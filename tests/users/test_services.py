@@ -78,7 +78,7 @@ def test_same_email_is_fine_on_another_connection_and_tenant(user: User, ctx: Co
         tenant=user.tenant, body={"email": "ada@example.com", "connection": "google-oauth2"}, by=ctx
     )
     assert other.user_id.startswith("google-oauth2|")
-    elsewhere = TenantFactory(slug="elsewhere")
+    elsewhere = TenantFactory.create(slug="elsewhere")
     assert services.user_create(tenant=elsewhere, body={"email": "ada@example.com"}, by=ctx).pk
 
 
@@ -199,7 +199,7 @@ def test_stale_expected_version_is_a_conflict_and_changes_nothing(user: User, ct
 
 
 def test_an_email_change_to_a_taken_address_is_refused(user: User, ctx: Context) -> None:
-    other = UserFactory(tenant=user.tenant, email="grace@example.com")
+    other = UserFactory.create(tenant=user.tenant, email="grace@example.com")
     before = _snapshot(other)
     with pytest.raises(services.UserExists):
         services.user_update(user=other, body={"email": "ADA@example.com"}, by=ctx)
@@ -311,12 +311,12 @@ def test_refused_update_changes_no_row_and_records_no_event(
 
 
 def test_tenant_limits_and_schema_apply(ctx: Context) -> None:
-    tenant = TenantFactory(
+    tenant = TenantFactory.create(
         slug="strict",
         metadata_max_bytes=100,
         user_metadata_schema={"type": "object", "properties": {"age": {"type": "integer"}}},
     )
-    user = UserFactory(tenant=tenant)
+    user = UserFactory.create(tenant=tenant)
     with pytest.raises(metadata.SizeLimitError, match="the limit is 100 bytes"):
         services.user_update(user=user, body={"user_metadata": {"a": "x" * 120}}, by=ctx)
     with pytest.raises(metadata.SchemaViolationError) as caught:
@@ -332,7 +332,7 @@ def test_tenant_limits_and_schema_apply(ctx: Context) -> None:
 
 @pytest.fixture
 def deny_tenant() -> Tenant:
-    return TenantFactory(
+    return TenantFactory.create(
         slug="deny", deny_list=["family_name", "user_metadata.ssn", "app_metadata.secret.pin"]
     )
 
@@ -340,7 +340,7 @@ def deny_tenant() -> Tenant:
 @pytest.mark.parametrize("channel", [Channel.CONSOLE, Channel.API, Channel.ADMIN, Channel.CLI])
 def test_explicit_write_of_denied_attribute_is_refused(deny_tenant: Tenant, channel: str) -> None:
     by = Context(actor=Actor(ActorKind.STAFF, "1", "op"), channel=channel)
-    user = UserFactory(tenant=deny_tenant)
+    user = UserFactory.create(tenant=deny_tenant)
     before = _snapshot(user)
     with pytest.raises(
         metadata.DeniedAttributeError, match=r"user_metadata\.ssn is on this tenant's deny list"

@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,174 +16,359 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Tenant',
+            name="Tenant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=63, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('plan', models.CharField(choices=[('free', 'Free'), ('essentials', 'Essentials'), ('professional', 'Professional'), ('enterprise', 'Enterprise')], default='free', max_length=20)),
-                ('deny_list', models.JSONField(blank=True, default=list, help_text='Attributes never stored: root names ("gender") or metadata paths ("user_metadata.ssn").')),
-                ('signup_fields', models.JSONField(blank=True, default=list)),
-                ('user_metadata_schema', models.JSONField(blank=True, null=True)),
-                ('app_metadata_schema', models.JSONField(blank=True, null=True)),
-                ('metadata_max_bytes', models.PositiveIntegerField(default=16384)),
-                ('metadata_max_depth', models.PositiveSmallIntegerField(default=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=63, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "plan",
+                    models.CharField(
+                        choices=[
+                            ("free", "Free"),
+                            ("essentials", "Essentials"),
+                            ("professional", "Professional"),
+                            ("enterprise", "Enterprise"),
+                        ],
+                        default="free",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "deny_list",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text='Attributes never stored: root names ("gender") or metadata paths ("user_metadata.ssn").',
+                    ),
+                ),
+                ("signup_fields", models.JSONField(blank=True, default=list)),
+                ("user_metadata_schema", models.JSONField(blank=True, null=True)),
+                ("app_metadata_schema", models.JSONField(blank=True, null=True)),
+                ("metadata_max_bytes", models.PositiveIntegerField(default=16384)),
+                ("metadata_max_depth", models.PositiveSmallIntegerField(default=10)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['slug'],
+                "ordering": ["slug"],
             },
         ),
         migrations.CreateModel(
-            name='Connection',
+            name="Connection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=128)),
-                ('strategy', models.CharField(choices=[('database', 'Database'), ('social', 'Social'), ('enterprise', 'Enterprise'), ('custom', 'Custom database')], max_length=20)),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='connections', to='users.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=128)),
+                (
+                    "strategy",
+                    models.CharField(
+                        choices=[
+                            ("database", "Database"),
+                            ("social", "Social"),
+                            ("enterprise", "Enterprise"),
+                            ("custom", "Custom database"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("options", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="connections",
+                        to="users.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tenant', 'name'],
+                "ordering": ["tenant", "name"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor_kind', models.CharField(choices=[('staff', 'Staff'), ('api_client', 'Api Client'), ('end_user', 'End User'), ('rule', 'Rule'), ('import', 'Import'), ('system', 'System')], max_length=20)),
-                ('actor_id', models.CharField(blank=True, max_length=255)),
-                ('actor_label', models.CharField(blank=True, max_length=255)),
-                ('channel', models.CharField(choices=[('console', 'Console'), ('admin', 'Admin'), ('api', 'Api'), ('signup', 'Signup'), ('profile', 'Profile'), ('import', 'Import'), ('rule', 'Rule'), ('cli', 'Cli')], max_length=20)),
-                ('action', models.CharField(max_length=40)),
-                ('target_pk', models.BigIntegerField(blank=True, null=True)),
-                ('target_user_id', models.CharField(blank=True, max_length=255)),
-                ('forward_patch', models.JSONField(default=list)),
-                ('inverse_patch', models.JSONField(default=list)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('batch_id', models.UUIDField(blank=True, null=True)),
-                ('payload_digest', models.CharField(max_length=64)),
-                ('prev_hash', models.CharField(blank=True, max_length=64)),
-                ('hash', models.CharField(max_length=64)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to='users.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor_kind",
+                    models.CharField(
+                        choices=[
+                            ("staff", "Staff"),
+                            ("api_client", "Api Client"),
+                            ("end_user", "End User"),
+                            ("rule", "Rule"),
+                            ("import", "Import"),
+                            ("system", "System"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("actor_id", models.CharField(blank=True, max_length=255)),
+                ("actor_label", models.CharField(blank=True, max_length=255)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("console", "Console"),
+                            ("admin", "Admin"),
+                            ("api", "Api"),
+                            ("signup", "Signup"),
+                            ("profile", "Profile"),
+                            ("import", "Import"),
+                            ("rule", "Rule"),
+                            ("cli", "Cli"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("action", models.CharField(max_length=40)),
+                ("target_pk", models.BigIntegerField(blank=True, null=True)),
+                ("target_user_id", models.CharField(blank=True, max_length=255)),
+                ("forward_patch", models.JSONField(default=list)),
+                ("inverse_patch", models.JSONField(default=list)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("batch_id", models.UUIDField(blank=True, null=True)),
+                ("payload_digest", models.CharField(max_length=64)),
+                ("prev_hash", models.CharField(blank=True, max_length=64)),
+                ("hash", models.CharField(max_length=64)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="audit_events",
+                        to="users.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tenant', '-seq'],
+                "ordering": ["tenant", "-seq"],
             },
         ),
         migrations.CreateModel(
-            name='AuditChain',
+            name="AuditChain",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_seq', models.BigIntegerField(default=0)),
-                ('last_hash', models.CharField(default='', max_length=64)),
-                ('tenant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='audit_chain', to='users.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("last_seq", models.BigIntegerField(default=0)),
+                ("last_hash", models.CharField(default="", max_length=64)),
+                (
+                    "tenant",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audit_chain",
+                        to="users.tenant",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_id', models.CharField(max_length=255)),
-                ('email', models.CharField(blank=True, max_length=254, null=True)),
-                ('email_verified', models.BooleanField(default=False)),
-                ('username', models.CharField(blank=True, max_length=128, null=True)),
-                ('phone_number', models.CharField(blank=True, max_length=32, null=True)),
-                ('phone_verified', models.BooleanField(default=False)),
-                ('name', models.CharField(blank=True, max_length=300, null=True)),
-                ('given_name', models.CharField(blank=True, max_length=150, null=True)),
-                ('family_name', models.CharField(blank=True, max_length=150, null=True)),
-                ('nickname', models.CharField(blank=True, max_length=300, null=True)),
-                ('picture', models.CharField(blank=True, max_length=2000, null=True)),
-                ('blocked', models.BooleanField(default=False)),
-                ('user_metadata', models.JSONField(blank=True, default=dict)),
-                ('app_metadata', models.JSONField(blank=True, default=dict)),
-                ('password', models.CharField(blank=True, default='', max_length=256)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_login', models.DateTimeField(blank=True, null=True)),
-                ('last_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('logins_count', models.PositiveIntegerField(default=0)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='users', to='users.connection')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='users', to='users.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("user_id", models.CharField(max_length=255)),
+                ("email", models.CharField(blank=True, max_length=254, null=True)),
+                ("email_verified", models.BooleanField(default=False)),
+                ("username", models.CharField(blank=True, max_length=128, null=True)),
+                ("phone_number", models.CharField(blank=True, max_length=32, null=True)),
+                ("phone_verified", models.BooleanField(default=False)),
+                ("name", models.CharField(blank=True, max_length=300, null=True)),
+                ("given_name", models.CharField(blank=True, max_length=150, null=True)),
+                ("family_name", models.CharField(blank=True, max_length=150, null=True)),
+                ("nickname", models.CharField(blank=True, max_length=300, null=True)),
+                ("picture", models.CharField(blank=True, max_length=2000, null=True)),
+                ("blocked", models.BooleanField(default=False)),
+                ("user_metadata", models.JSONField(blank=True, default=dict)),
+                ("app_metadata", models.JSONField(blank=True, default=dict)),
+                ("password", models.CharField(blank=True, default="", max_length=256)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_login", models.DateTimeField(blank=True, null=True)),
+                ("last_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("logins_count", models.PositiveIntegerField(default=0)),
+                ("version", models.PositiveIntegerField(default=1)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="users",
+                        to="users.connection",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="users",
+                        to="users.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tenant', 'id'],
+                "ordering": ["tenant", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Identity',
+            name="Identity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=64)),
-                ('provider_user_id', models.CharField(max_length=255)),
-                ('is_social', models.BooleanField(default=False)),
-                ('profile_data', models.JSONField(blank=True, default=dict)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='users.connection')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identities', to='users.user')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider", models.CharField(max_length=64)),
+                ("provider_user_id", models.CharField(max_length=255)),
+                ("is_social", models.BooleanField(default=False)),
+                ("profile_data", models.JSONField(blank=True, default=dict)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="users.connection",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identities",
+                        to="users.user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'identities',
+                "verbose_name_plural": "identities",
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('viewer', 'Viewer'), ('editor', 'Editor'), ('admin', 'Admin'), ('owner', 'Owner')], default='viewer', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('staff', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='users.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("viewer", "Viewer"),
+                            ("editor", "Editor"),
+                            ("admin", "Admin"),
+                            ("owner", "Owner"),
+                        ],
+                        default="viewer",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="users.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tenant', 'staff'],
-                'constraints': [models.UniqueConstraint(fields=('staff', 'tenant'), name='membership_unique')],
+                "ordering": ["tenant", "staff"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("staff", "tenant"), name="membership_unique")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='connection',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='connection_unique_name'),
+            model_name="connection",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "name"), name="connection_unique_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['tenant', 'target_pk', '-seq'], name='audit_target_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["tenant", "target_pk", "-seq"], name="audit_target_idx"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['tenant', 'created_at'], name='audit_tenant_time_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["tenant", "created_at"], name="audit_tenant_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['batch_id'], name='audit_batch_idx'),
+            model_name="auditevent",
+            index=models.Index(fields=["batch_id"], name="audit_batch_idx"),
         ),
         migrations.AddConstraint(
-            model_name='auditevent',
-            constraint=models.UniqueConstraint(fields=('tenant', 'seq'), name='audit_unique_seq'),
+            model_name="auditevent",
+            constraint=models.UniqueConstraint(fields=("tenant", "seq"), name="audit_unique_seq"),
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(models.F('tenant'), django.db.models.functions.text.Lower('email'), name='user_tenant_email_idx'),
+            model_name="user",
+            index=models.Index(
+                models.F("tenant"),
+                django.db.models.functions.text.Lower("email"),
+                name="user_tenant_email_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['tenant', 'created_at'], name='user_tenant_created_idx'),
+            model_name="user",
+            index=models.Index(fields=["tenant", "created_at"], name="user_tenant_created_idx"),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(fields=('tenant', 'user_id'), name='user_unique_user_id'),
+            model_name="user",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "user_id"), name="user_unique_user_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('email'), models.F('connection'), condition=models.Q(('email__isnull', False)), name='user_unique_email_per_connection'),
+            model_name="user",
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower("email"),
+                models.F("connection"),
+                condition=models.Q(("email__isnull", False)),
+                name="user_unique_email_per_connection",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='identity',
-            constraint=models.UniqueConstraint(fields=('connection', 'provider', 'provider_user_id'), name='identity_unique'),
+            model_name="identity",
+            constraint=models.UniqueConstraint(
+                fields=("connection", "provider", "provider_user_id"), name="identity_unique"
+            ),
         ),
     ]

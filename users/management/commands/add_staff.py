@@ -6,8 +6,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_email
 from django.db import transaction
 
 from users import services
@@ -58,7 +58,9 @@ class Command(BaseCommand):
                         "(use manage.py changepassword)."
                     )
                 created = False
-            services.membership_set(staff=staff, tenant=tenant, role=options["role"], by=cli_context())
+            services.membership_set(
+                staff=staff, tenant=tenant, role=options["role"], by=cli_context()
+            )
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} {email}: {options['role']} of {tenant.slug}.")
 

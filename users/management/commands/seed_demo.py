@@ -68,7 +68,9 @@ class Command(BaseCommand):
         ctx = cli_context()
         offset = User.objects.filter(tenant=tenant).count()
         for start in range(0, count, BATCH):
-            rows = [demo.demo_user(rng, offset + i) for i in range(start, min(count, start + BATCH))]
+            rows = [
+                demo.demo_user(rng, offset + i) for i in range(start, min(count, start + BATCH))
+            ]
             services.user_bulk_create(
                 tenant=tenant,
                 bodies=[body for body, _ in rows],

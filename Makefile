@@ -1,0 +1,48 @@
+# Metadata Admin: `make run` to try it, `make test` to test it. Needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable '.[dev]'
+	@touch $@ $(VENV)/.installed-run
+
+# A local .env with a fresh secret; never committed. The real environment always wins.
+.env:
+	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('DEBUG=True')" > $@
+	@echo "Wrote .env with a new SECRET_KEY (DEBUG=True for local use)."
+
+run: $(VENV)/.installed-run .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --if-empty
+	@echo ""
+	@echo "Sign in at http://127.0.0.1:8000/ with one of the demo staff accounts:"
+	@cat .demo-accounts.txt 2>/dev/null || echo "  (no .demo-accounts.txt here; add one with: $(BIN)/python manage.py add_staff EMAIL --tenant acme --role owner)"
+	@echo "Django admin (superusers only): $(BIN)/python manage.py createsuperuser, then http://127.0.0.1:8000/admin/"
+	@echo ""
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.installed-dev .env
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis staticfiles
