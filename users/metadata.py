@@ -218,7 +218,14 @@ def compact_size(value: JSONValue) -> int:
     return len(compact_json(value).encode("utf-8"))
 
 
+# Fast paths for the common case; anything they do not match gets the full checks below.
+_PLAIN_TEXT = re.compile(r"[^\x00\ud800-\udfff]*\Z")
+_PLAIN_KEY = re.compile(r"[^.$\x00\ud800-\udfff]+\Z")
+
+
 def _check_string(text: str, path: Path, what: str) -> None:
+    if _PLAIN_TEXT.match(text):
+        return
     if "\x00" in text:
         raise InvalidValueError(
             f"{what} at {format_path(path)} contains a NUL character (\\u0000), "
@@ -235,6 +242,8 @@ def _check_string(text: str, path: Path, what: str) -> None:
 
 
 def _check_key(key: object, path: Path) -> None:
+    if isinstance(key, str) and _PLAIN_KEY.match(key):
+        return
     where = format_path(path)
     if not isinstance(key, str):
         raise InvalidKeyError(
