@@ -291,3 +291,36 @@ class AuditEvent(models.Model):
     @property
     def actor(self) -> str:
         return f"{self.actor_kind}:{self.actor_label or self.actor_id}"
+
+
+class SearchLeaf(models.Model):
+    """One searchable (path, scalar) of a user's metadata (`users.search.leaves`).
+
+    Derived data, rewritten by `users.services` whenever a tier changes; it serves
+    wildcards, ranges, `_exists_` and sorting on metadata paths with plain b-tree (and, on
+    PostgreSQL, trigram) indexes.
+    """
+
+    USER_METADATA = "u"
+    APP_METADATA = "a"
+
+    # The composite indexes below lead with tenant; a separate tenant index would only cost.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="search_leaves")
+    tier = models.CharField(max_length=1)
+    path = models.CharField(max_length=500)
+    kind = models.CharField(max_length=1)
+    first = models.BooleanField(default=False)
+    text = models.TextField(null=True)  # noqa: DJ001 - NULL: not a string leaf
+    number = models.FloatField(null=True)
+    moment = models.DateTimeField(null=True)
+
+    class Meta:
+        # PostgreSQL also gets number, moment, trigram and sort indexes (migration 0004);
+        # SQLite, the development default, keeps inserts cheap with this one.
+        indexes = [
+            models.Index(fields=["tenant", "tier", "path", "text"], name="leaf_text_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tier}:{self.path}"

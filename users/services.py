@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from users import audit, metadata
 from users.audit import Context
+from users.bulk import datetime_adapter, insert_rows, insert_tuples
 from users.models import (
     DATABASE_CONNECTION,
     ActorKind,
@@ -30,11 +31,13 @@ from users.models import (
     Connection,
     Identity,
     Membership,
+    SearchLeaf,
     Strategy,
     Tenant,
     User,
     new_user_id,
 )
+from users.search.leaves import leaves as search_leaves
 
 # Profile data from these channels is stripped of deny-listed attributes (SPEC.md section 9);
 # an explicit write from any other channel is refused instead.
@@ -232,6 +235,56 @@ def _save(user: User, *, creating: bool) -> None:
         ) from None
 
 
+_TIER_CODES = (
+    (SearchLeaf.USER_METADATA, metadata.USER_METADATA),
+    (SearchLeaf.APP_METADATA, metadata.APP_METADATA),
+)
+
+
+_LEAF_COLUMNS = (
+    "tenant_id",
+    "user_id",
+    "tier",
+    "path",
+    "kind",
+    "first",
+    "text",
+    "number",
+    "moment",
+)
+
+
+def _leaf_rows(user: User, tiers: Iterable[str] = metadata.TIERS) -> list[tuple[Any, ...]]:
+    """The user's search leaves as rows of `_LEAF_COLUMNS`."""
+    adapt = datetime_adapter()
+    return [
+        (
+            user.tenant_id,
+            user.pk,
+            code,
+            leaf.path,
+            leaf.kind,
+            leaf.first,
+            leaf.text,
+            leaf.number,
+            None if leaf.moment is None else adapt(leaf.moment),
+        )
+        for code, tier in _TIER_CODES
+        if tier in tiers
+        for leaf in search_leaves(getattr(user, tier))
+    ]
+
+
+def _reindex(user: User, tiers: Iterable[str]) -> None:
+    """Rewrite the user's search leaves for the tiers that changed."""
+    tiers = [tier for tier in metadata.TIERS if tier in tiers]
+    if not tiers:
+        return
+    codes = [code for code, tier in _TIER_CODES if tier in tiers]
+    SearchLeaf.objects.filter(user=user, tier__in=codes).delete()
+    insert_tuples(SearchLeaf, _LEAF_COLUMNS, _leaf_rows(user, tiers))
+
+
 def _details(update: metadata.Update, **extra: Any) -> dict[str, Any]:
     details: dict[str, Any] = {key: value for key, value in extra.items() if value}
     if update.dropped:
@@ -307,6 +360,7 @@ def user_create(*, tenant: Tenant, body: Mapping[str, Any], by: Context) -> User
     _check_email_free(user.email, user.connection, exclude_pk=None)
     _save(user, creating=True)
     _identity_for(user).save()
+    _reindex(user, metadata.TIERS)
     audit.record(
         tenant=tenant,
         ctx=by,
@@ -363,13 +417,17 @@ def user_bulk_create(
         return []
     try:
         with transaction.atomic():
-            User.objects.bulk_create(users, batch_size=1000)
+            insert_rows(users)
     except IntegrityError:
         raise UserExists(
             "Some users of this batch already exist (same user_id, or same email in a "
             "connection); nothing was created."
         ) from None
-    Identity.objects.bulk_create([_identity_for(user) for user in users], batch_size=1000)
+    ids = dict(User.objects.filter(tenant=tenant, user_id__in=seen).values_list("user_id", "pk"))
+    for user in users:
+        user.pk = ids[user.user_id]
+    insert_rows([_identity_for(user) for user in users])
+    insert_tuples(SearchLeaf, _LEAF_COLUMNS, (row for user in users for row in _leaf_rows(user)))
     batch_ctx = by if by.batch_id else dataclasses.replace(by, batch_id=uuid.uuid4())
     audit.record(
         tenant=tenant,
@@ -404,6 +462,7 @@ def _apply(
     locked.version += 1
     locked.updated_at = timezone.now()
     _save(locked, creating=False)
+    _reindex(locked, [tier for tier in metadata.TIERS if before[tier] != after[tier]])
     audit.record(
         tenant=locked.tenant,
         ctx=by,
