@@ -166,6 +166,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# A user search that runs longer than this is stopped and reported as too expensive.
+SEARCH_TIMEOUT_MS = env_int("SEARCH_TIMEOUT_MS", 3000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

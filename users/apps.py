@@ -7,6 +7,11 @@ class UsersConfig(AppConfig):
     name = "users"
     verbose_name = "Users and metadata"
 
+    def ready(self) -> None:
+        from users.search import lookups
+
+        lookups.register()
+
 
 class SuperuserAdminConfig(admin_apps.AdminConfig):
     """Django admin, open to superusers only: staff work in the console."""
