@@ -47,7 +47,7 @@ class Matches(Lookup[str]):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         if connection.vendor == "sqlite":
-            return f"{lhs} GLOB {rhs}", [*lhs_params, *[like_to_glob(p) for p in rhs_params]]
+            return f"{lhs} GLOB {rhs}", [*lhs_params, *[like_to_glob(str(p)) for p in rhs_params]]
         return f"{lhs} LIKE {rhs}", [*lhs_params, *rhs_params]
 
 

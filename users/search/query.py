@@ -10,7 +10,8 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +90,17 @@ def parse(q: str) -> Item | None:
         raise QuerySyntaxError(
             f"The query is {len(q):,} characters; the limit is {MAX_QUERY_LENGTH:,}."
         )
+    if "\x00" in q:
+        position = q.index("\x00")
+        raise QuerySyntaxError(
+            f"The query has a NUL character at position {position}.", position=position
+        )
+    try:
+        q.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise QuerySyntaxError(
+            f"The query is not valid Unicode at position {error.start}.", position=error.start
+        ) from None
     if not q.strip():
         return None
     try:
@@ -119,7 +131,7 @@ class _Sort:
     spec: str
     field: Field
     descending: bool
-    keys: list[SortKey] = field(default_factory=list)
+    keys: list[SortKey] = dataclass_field(default_factory=list)
 
 
 def _parse_sort(sort: str | None, tenant: Tenant) -> _Sort:
@@ -216,7 +228,8 @@ def _selected(fields: Sequence[str] | None, include_fields: bool) -> tuple[str, 
     unknown = [name for name in fields if name not in OUTPUT_FIELDS]
     if unknown:
         raise SearchError(
-            f"Unknown field(s) in fields: {', '.join(unknown)}. Choose from {', '.join(OUTPUT_FIELDS)}."
+            f"Unknown field(s) in fields: {', '.join(unknown)}. "
+            f"Choose from {', '.join(OUTPUT_FIELDS)}."
         )
     chosen = [name for name in OUTPUT_FIELDS if (name in fields) == include_fields]
     return tuple(dict.fromkeys(["user_id", *chosen]))
@@ -294,10 +307,9 @@ def search_users(
     budget = timeout_ms if timeout_ms is not None else settings.SEARCH_TIMEOUT_MS
     with _time_budget(budget):
         users = list(listing[page * per_page : page * per_page + per_page]) if per_page else []
-        if exact_total:
-            total = base.count()
-        else:
-            total = base.values("pk")[: EXACT_TOTAL_LIMIT + 1].count()
+        # Counting stops just past the limit unless an exact total is asked for.
+        limited = base if exact_total else base.values("pk")[: EXACT_TOTAL_LIMIT + 1]
+        total = limited.count()
     is_exact = exact_total or total <= EXACT_TOTAL_LIMIT
     if not is_exact:
         total = EXACT_TOTAL_LIMIT
