@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean bench-search
+
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/metadata_bench
+BENCH_USERS ?= 1000000
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +42,12 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+# Loads BENCH_USERS users into BENCH_DATABASE_URL (once; set BENCH_FORCE=--force to reload),
+# then runs the fixed search suite. Results: docs/benchmarks.md.
+bench-search: $(VENV)/.installed-dev .env
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.load $(BENCH_USERS) $(BENCH_FORCE)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.search
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

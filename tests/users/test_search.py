@@ -474,10 +474,12 @@ def test_cursor_paging_walks_every_user_once_in_order(
     assert walked == everyone
 
 
-def test_offset_paging(dataset: tuple[Tenant, dict[str, str]]) -> None:
+@pytest.mark.parametrize("sort", ["created_at:1", "user_metadata.age:-1", "app_metadata.seats:1"])
+@pytest.mark.parametrize("per_page", [2, 4])
+def test_offset_paging(dataset: tuple[Tenant, dict[str, str]], sort: str, per_page: int) -> None:
     tenant, labels = dataset
-    everyone = _order(tenant, labels, sort="created_at:1")
-    pages = [search_users(tenant, "", sort="created_at:1", page=p, per_page=4) for p in range(3)]
+    everyone = _order(tenant, labels, sort=sort)
+    pages = [search_users(tenant, "", sort=sort, page=p, per_page=per_page) for p in range(6)]
     assert [labels[u.user_id] for page in pages for u in page.users] == everyone
     assert all(page.total == 9 and page.total_is_exact for page in pages)
 

@@ -1,4 +1,5 @@
-"""PostgreSQL only: trigram indexes for wildcards and pattern-ops indexes for prefixes.
+"""PostgreSQL only: trigram indexes for wildcards, pattern-ops indexes for prefixes, and
+covering indexes on the search leaves so that metadata terms are index-only scans.
 
 Root text fields that match case-insensitively are indexed on lower(...), as the search
 compiler queries them. Metadata wildcards use the derived search leaves. No-ops on SQLite.
@@ -38,20 +39,28 @@ def _statements() -> list[str]:
     )
     sql.append(
         "CREATE INDEX IF NOT EXISTS leaf_text_prefix ON users_searchleaf "
-        "(tenant_id, tier, path, text text_pattern_ops)"
+        "(tenant_id, tier, path, text text_pattern_ops) INCLUDE (user_id, kind)"
     )
     sql.append(
         "CREATE INDEX IF NOT EXISTS leaf_number_idx ON users_searchleaf "
-        "(tenant_id, tier, path, number) WHERE number IS NOT NULL"
+        "(tenant_id, tier, path, number) INCLUDE (user_id, kind) WHERE number IS NOT NULL"
     )
     sql.append(
         "CREATE INDEX IF NOT EXISTS leaf_moment_idx ON users_searchleaf "
-        "(tenant_id, tier, path, moment) WHERE moment IS NOT NULL"
+        "(tenant_id, tier, path, moment) INCLUDE (user_id) WHERE moment IS NOT NULL"
     )
+    # Sorting by a metadata path walks its users' first leaves in order, either way.
     sql.append(
         "CREATE INDEX IF NOT EXISTS leaf_sort_idx ON users_searchleaf "
         "(tenant_id, tier, path, number, text, user_id) WHERE first"
     )
+    sql.append(
+        "CREATE INDEX IF NOT EXISTS leaf_sort_desc_idx ON users_searchleaf "
+        "(tenant_id, tier, path, number DESC NULLS LAST, text DESC NULLS LAST, user_id DESC) "
+        "WHERE first"
+    )
+    # Index-only probes from a search leaf back to its user's tenant.
+    sql.append("CREATE INDEX IF NOT EXISTS user_id_tenant ON users_user (id) INCLUDE (tenant_id)")
     return sql
 
 

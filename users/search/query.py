@@ -11,19 +11,18 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, FilteredRelation, OrderBy, Q, QuerySet
+from django.db.models import Exists, F, FilteredRelation, OrderBy, OuterRef, Q, QuerySet
 from luqum.exceptions import ParseError
 from luqum.parser import parser
 from luqum.tree import Item
 
-from users.models import Tenant, User
+from users.models import SearchLeaf, Tenant, User
 from users.search import fields as registry
 from users.search.compile import MATCH_ALL, Compiler
 from users.search.errors import (
@@ -124,6 +123,7 @@ def _syntax_error(q: str, error: BaseException) -> QuerySyntaxError:
 class SortKey:
     name: str  # annotation name
     descending: bool
+    nullable: bool
 
 
 @dataclass
@@ -131,7 +131,14 @@ class _Sort:
     spec: str
     field: Field
     descending: bool
-    keys: list[SortKey] = dataclass_field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One ordered stretch of the results; a sort by a metadata path has two."""
+
+    queryset: QuerySet[User]
+    keys: list[SortKey]
 
 
 def _parse_sort(sort: str | None, tenant: Tenant) -> _Sort:
@@ -150,45 +157,65 @@ def _parse_sort(sort: str | None, tenant: Tenant) -> _Sort:
     return _Sort(spec, target, direction == "-1")
 
 
-def _sorted(queryset: QuerySet[User], sort: _Sort) -> QuerySet[User]:
-    """Order by the sort field, nulls last either way, then by id in the same direction."""
-    target = sort.field
-    if target.is_metadata:
-        relation = FilteredRelation(
-            "search_leaves",
-            condition=Q(
-                search_leaves__tier=target.tier,
-                search_leaves__path=target.path,
-                search_leaves__first=True,
-            ),
-        )
-        queryset = queryset.annotate(sort_leaf=relation).annotate(
-            sort_0=F("sort_leaf__number"), sort_1=F("sort_leaf__text")
-        )
-        sort.keys = [SortKey("sort_0", sort.descending), SortKey("sort_1", sort.descending)]
-    else:
-        queryset = queryset.annotate(sort_0=F(target.column))
-        sort.keys = [SortKey("sort_0", sort.descending)]
+def _ordered(queryset: QuerySet[User], keys: list[SortKey], descending: bool) -> QuerySet[User]:
+    # NULLS LAST only where there can be nulls: on a NOT NULL column it would stop
+    # PostgreSQL from reading the order straight off an index such as (tenant, created_at, id).
     ordering: list[OrderBy] = [
-        F(key.name).desc(nulls_last=True) if key.descending else F(key.name).asc(nulls_last=True)
-        for key in sort.keys
+        F(key.name).desc(nulls_last=key.nullable or None)
+        if key.descending
+        else F(key.name).asc(nulls_last=key.nullable or None)
+        for key in keys
     ]
-    ordering.append(F("pk").desc() if sort.descending else F("pk").asc())
+    ordering.append(F("pk").desc() if descending else F("pk").asc())
     return queryset.order_by(*ordering)
 
 
-def _after(sort: _Sort, values: list[Any], last_id: int) -> Q:
-    """Rows after (values, last_id) in the order of `_sorted` (keyset paging)."""
+def _phases(base: QuerySet[User], sort: _Sort, tenant: Tenant) -> list[_Phase]:
+    """The results in order: by the sort field with nulls last either way, ties by id in the
+    same direction.
+
+    A metadata path sorts in two phases, users with a value at the path first (walked in
+    index order through their first search leaf), then users without one, by id. One outer
+    join and a NULLS LAST sort would mean the same but sort the whole tenant every time.
+    """
+    target = sort.field
+    if not target.is_metadata:
+        nullable = bool(getattr(User._meta.get_field(target.column), "null", False))
+        keys = [SortKey("sort_0", sort.descending, nullable)]
+        annotated = base.annotate(sort_0=F(target.column))
+        return [_Phase(_ordered(annotated, keys, sort.descending), keys)]
+    where = {"tenant_id": tenant.pk, "tier": target.tier, "path": target.path, "first": True}
+    relation = FilteredRelation(
+        "search_leaves", condition=Q(**{f"search_leaves__{k}": v for k, v in where.items()})
+    )
+    with_value = (
+        base.annotate(sort_leaf=relation)
+        .filter(sort_leaf__isnull=False)
+        .annotate(sort_0=F("sort_leaf__number"), sort_1=F("sort_leaf__text"))
+    )
+    keys = [
+        SortKey("sort_0", sort.descending, nullable=True),
+        SortKey("sort_1", sort.descending, nullable=True),
+    ]
+    without_value = base.exclude(Exists(SearchLeaf.objects.filter(user_id=OuterRef("pk"), **where)))
+    return [
+        _Phase(_ordered(with_value, keys, sort.descending), keys),
+        _Phase(_ordered(without_value, [], sort.descending), []),
+    ]
+
+
+def _after(keys: list[SortKey], values: list[Any], last_id: int, descending: bool) -> Q:
+    """Rows after (values, last_id) in the order of `_ordered` (keyset paging)."""
     conditions: list[Q] = []
     equal = Q()
-    for key, value in zip(sort.keys, values, strict=True):
+    for key, value in zip(keys, values, strict=True):
         if value is not None:
             beyond = Q(**{f"{key.name}__{'lt' if key.descending else 'gt'}": value})
             conditions.append(equal & (beyond | Q(**{f"{key.name}__isnull": True})))
             equal &= Q(**{key.name: value})
         else:
             equal &= Q(**{f"{key.name}__isnull": True})
-    conditions.append(equal & Q(**{f"pk__{'lt' if sort.descending else 'gt'}": last_id}))
+    conditions.append(equal & Q(**{f"pk__{'lt' if descending else 'gt'}": last_id}))
     result = conditions[0]
     for condition in conditions[1:]:
         result |= condition
@@ -203,23 +230,43 @@ def _decode_value(value: Any) -> Any:
     return datetime.fromisoformat(value["dt"]) if isinstance(value, dict) else value
 
 
-def _make_cursor(sort: _Sort, user: User) -> str:
-    values = [_encode_value(getattr(user, key.name)) for key in sort.keys]
+def _make_cursor(sort: _Sort, phase: int, keys: list[SortKey], user: User) -> str:
+    values = [_encode_value(getattr(user, key.name)) for key in keys]
     return signing.dumps(
-        {"s": sort.spec, "v": values, "i": user.pk}, salt=_CURSOR_SALT, compress=True
+        {"s": sort.spec, "p": phase, "v": values, "i": user.pk}, salt=_CURSOR_SALT, compress=True
     )
 
 
-def _read_cursor(cursor: str, sort: _Sort) -> tuple[list[Any], int]:
+def _read_cursor(cursor: str, sort: _Sort, phases: list[_Phase]) -> tuple[int, list[Any], int]:
     try:
         data = signing.loads(cursor, salt=_CURSOR_SALT)
         if data["s"] != sort.spec:
             raise InvalidPaging(
                 "This cursor belongs to another sort order; start from the first page."
             )
-        return [_decode_value(value) for value in data["v"]], int(data["i"])
+        phase = int(data["p"])
+        values = [_decode_value(value) for value in data["v"]]
+        if not 0 <= phase < len(phases) or len(values) != len(phases[phase].keys):
+            raise ValueError(phase)
+        return phase, values, int(data["i"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise InvalidPaging("The cursor is not valid; start from the first page.") from None
+
+
+def _fetch(
+    phases: list[_Phase], first_phase: int, offset: int, limit: int
+) -> list[tuple[int, User]]:
+    """`limit` users from `offset`, continuing from one phase into the next."""
+    rows: list[tuple[int, User]] = []
+    for index in range(first_phase, len(phases)):
+        queryset = phases[index].queryset
+        found = list(queryset[offset : offset + limit - len(rows)])
+        rows += [(index, user) for user in found]
+        if len(rows) >= limit:
+            break
+        # This phase is used up: the offset carries over what it did not cover.
+        offset = 0 if found or not offset else max(0, offset - queryset.count())
+    return rows
 
 
 def _selected(fields: Sequence[str] | None, include_fields: bool) -> tuple[str, ...]:
@@ -235,21 +282,36 @@ def _selected(fields: Sequence[str] | None, include_fields: bool) -> tuple[str, 
     return tuple(dict.fromkeys(["user_id", *chosen]))
 
 
+def _swap_settings(cursor: Any, wanted: dict[str, str]) -> dict[str, str]:
+    """Set transaction-local settings in one round trip; return what they were."""
+    names = list(wanted)
+    reads = ", ".join("current_setting(%s)" for _ in names)
+    writes = ", ".join("set_config(%s, %s, true)" for _ in names)
+    params: list[str] = [*names]
+    for name in names:
+        params += [name, wanted[name]]
+    cursor.execute(f"SELECT {reads}, {writes}", params)
+    row = cursor.fetchone()
+    return dict(zip(names, row[: len(names)], strict=True))
+
+
 @contextlib.contextmanager
 def _time_budget(milliseconds: int) -> Iterator[None]:
     """Stop a runaway search: PostgreSQL's statement_timeout, SQLite's progress handler."""
     try:
         if connection.vendor == "postgresql":
-            # A local setting inside a (possibly nested) transaction; put back afterwards so
-            # the rest of an enclosing transaction keeps its own timeout.
+            # Settings local to a (possibly nested) transaction, put back afterwards so the
+            # rest of an enclosing transaction keeps its own. JIT compilation and parallel
+            # workers cost more than they save at interactive latencies.
+            settings_here = {
+                "statement_timeout": f"{milliseconds}ms",
+                "jit": "off",
+                "max_parallel_workers_per_gather": "0",
+            }
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT current_setting('statement_timeout')")
-                previous = cursor.fetchone()[0]
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true)", [f"{milliseconds}ms"]
-                )
+                previous = _swap_settings(cursor, settings_here)
                 yield
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+                _swap_settings(cursor, previous)
         elif connection.vendor == "sqlite":
             connection.ensure_connection()
             deadline = time.monotonic() + milliseconds / 1000
@@ -296,22 +358,36 @@ def search_users(
     condition = Compiler(tenant, connection.vendor).compile(tree) if tree is not None else MATCH_ALL
     order = _parse_sort(sort, tenant)
     base = User.objects.filter(condition, tenant=tenant)
-    ordered = _sorted(base, order)
-    if cursor:
-        values, last_id = _read_cursor(cursor, order)
-        ordered = ordered.filter(_after(order, values, last_id))
     columns = [name for name in selected if name != "identities"]
-    listing = ordered.only("id", "tenant_id", "connection_id", *columns)
-    if "identities" in selected:
-        listing = listing.prefetch_related("identities__connection")
+    phases = [
+        _Phase(_shaped(phase.queryset, columns, "identities" in selected), phase.keys)
+        for phase in _phases(base, order, tenant)
+    ]
+    first_phase = 0
+    if cursor:
+        first_phase, values, last_id = _read_cursor(cursor, order, phases)
+        current = phases[first_phase]
+        after = _after(current.keys, values, last_id, order.descending)
+        phases[first_phase] = _Phase(current.queryset.filter(after), current.keys)
     budget = timeout_ms if timeout_ms is not None else settings.SEARCH_TIMEOUT_MS
     with _time_budget(budget):
-        users = list(listing[page * per_page : page * per_page + per_page]) if per_page else []
+        rows = _fetch(phases, first_phase, page * per_page, per_page) if per_page else []
         # Counting stops just past the limit unless an exact total is asked for.
-        limited = base if exact_total else base.values("pk")[: EXACT_TOTAL_LIMIT + 1]
+        unordered = base.order_by()
+        limited = unordered if exact_total else unordered.values("pk")[: EXACT_TOTAL_LIMIT + 1]
         total = limited.count()
     is_exact = exact_total or total <= EXACT_TOTAL_LIMIT
     if not is_exact:
         total = EXACT_TOTAL_LIMIT
-    next_cursor = _make_cursor(order, users[-1]) if per_page and len(users) == per_page else None
+    next_cursor = None
+    if per_page and len(rows) == per_page:
+        last_phase, last_user = rows[-1]
+        next_cursor = _make_cursor(order, last_phase, phases[last_phase].keys, last_user)
+    users = [user for _, user in rows]
     return SearchResult(users, total, is_exact, next_cursor, selected, order.spec)
+
+
+def _shaped(queryset: QuerySet[User], columns: list[str], identities: bool) -> QuerySet[User]:
+    """Load only the selected columns (and identities when selected)."""
+    shaped = queryset.only("id", "tenant_id", "connection_id", *columns)
+    return shaped.prefetch_related("identities__connection") if identities else shaped
