@@ -19,6 +19,7 @@ from users.models import (
     Connection,
     Identity,
     Membership,
+    SearchLeaf,
     Tenant,
     User,
 )
@@ -224,3 +225,12 @@ class IdentityAdmin(ReadOnlyAdmin):
 @admin.register(AuditChain)
 class AuditChainAdmin(ReadOnlyAdmin):
     list_display = ("tenant", "last_seq", "last_hash")
+
+
+@admin.register(SearchLeaf)
+class SearchLeafAdmin(ReadOnlyAdmin):
+    """Derived search data, rewritten by the write path; shown for troubleshooting."""
+
+    list_display = ("user", "tier", "path", "kind", "text", "number", "moment", "first")
+    list_filter = ("tier", "kind")
+    list_select_related = ("user",)

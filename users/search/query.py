@@ -230,10 +230,10 @@ def _decode_value(value: Any) -> Any:
     return datetime.fromisoformat(value["dt"]) if isinstance(value, dict) else value
 
 
-def _make_cursor(sort: _Sort, phase: int, keys: list[SortKey], user: User) -> str:
-    values = [_encode_value(getattr(user, key.name)) for key in keys]
+def _make_cursor(sort: _Sort, row: _Row) -> str:
+    values = [_encode_value(value) for value in row.values]
     return signing.dumps(
-        {"s": sort.spec, "p": phase, "v": values, "i": user.pk}, salt=_CURSOR_SALT, compress=True
+        {"s": sort.spec, "p": row.phase, "v": values, "i": row.pk}, salt=_CURSOR_SALT, compress=True
     )
 
 
@@ -253,15 +253,23 @@ def _read_cursor(cursor: str, sort: _Sort, phases: list[_Phase]) -> tuple[int, l
         raise InvalidPaging("The cursor is not valid; start from the first page.") from None
 
 
-def _fetch(
-    phases: list[_Phase], first_phase: int, offset: int, limit: int
-) -> list[tuple[int, User]]:
-    """`limit` users from `offset`, continuing from one phase into the next."""
-    rows: list[tuple[int, User]] = []
+@dataclass(frozen=True)
+class _Row:
+    phase: int
+    pk: int
+    values: tuple[Any, ...]  # the phase's sort keys, for the next cursor
+
+
+def _fetch(phases: list[_Phase], first_phase: int, offset: int, limit: int) -> list[_Row]:
+    """The ids (and sort values) of `limit` users from `offset`, continuing from one phase
+    into the next. Ids first, rows later: ordering reads only what the indexes hold."""
+    rows: list[_Row] = []
     for index in range(first_phase, len(phases)):
-        queryset = phases[index].queryset
-        found = list(queryset[offset : offset + limit - len(rows)])
-        rows += [(index, user) for user in found]
+        phase = phases[index]
+        queryset = phase.queryset
+        names = [key.name for key in phase.keys]
+        found = list(queryset.values_list("pk", *names)[offset : offset + limit - len(rows)])
+        rows += [_Row(index, row[0], tuple(row[1:])) for row in found]
         if len(rows) >= limit:
             break
         # This phase is used up: the offset carries over what it did not cover.
@@ -358,11 +366,7 @@ def search_users(
     condition = Compiler(tenant, connection.vendor).compile(tree) if tree is not None else MATCH_ALL
     order = _parse_sort(sort, tenant)
     base = User.objects.filter(condition, tenant=tenant)
-    columns = [name for name in selected if name != "identities"]
-    phases = [
-        _Phase(_shaped(phase.queryset, columns, "identities" in selected), phase.keys)
-        for phase in _phases(base, order, tenant)
-    ]
+    phases = _phases(base, order, tenant)
     first_phase = 0
     if cursor:
         first_phase, values, last_id = _read_cursor(cursor, order, phases)
@@ -372,6 +376,7 @@ def search_users(
     budget = timeout_ms if timeout_ms is not None else settings.SEARCH_TIMEOUT_MS
     with _time_budget(budget):
         rows = _fetch(phases, first_phase, page * per_page, per_page) if per_page else []
+        users = _load(User.objects.filter(pk__in=[row.pk for row in rows]), selected, rows)
         # Counting stops just past the limit unless an exact total is asked for.
         unordered = base.order_by()
         limited = unordered if exact_total else unordered.values("pk")[: EXACT_TOTAL_LIMIT + 1]
@@ -379,15 +384,17 @@ def search_users(
     is_exact = exact_total or total <= EXACT_TOTAL_LIMIT
     if not is_exact:
         total = EXACT_TOTAL_LIMIT
-    next_cursor = None
-    if per_page and len(rows) == per_page:
-        last_phase, last_user = rows[-1]
-        next_cursor = _make_cursor(order, last_phase, phases[last_phase].keys, last_user)
-    users = [user for _, user in rows]
+    next_cursor = _make_cursor(order, rows[-1]) if per_page and len(rows) == per_page else None
     return SearchResult(users, total, is_exact, next_cursor, selected, order.spec)
 
 
-def _shaped(queryset: QuerySet[User], columns: list[str], identities: bool) -> QuerySet[User]:
-    """Load only the selected columns (and identities when selected)."""
-    shaped = queryset.only("id", "tenant_id", "connection_id", *columns)
-    return shaped.prefetch_related("identities__connection") if identities else shaped
+def _load(queryset: QuerySet[User], selected: tuple[str, ...], rows: list[_Row]) -> list[User]:
+    """The users of `rows`, in their order, with only the selected fields loaded."""
+    if not rows:
+        return []
+    columns = [name for name in selected if name != "identities"]
+    shaped = queryset.order_by().only("id", "tenant_id", "connection_id", *columns)
+    if "identities" in selected:
+        shaped = shaped.prefetch_related("identities__connection")
+    by_pk = {user.pk: user for user in shaped}
+    return [by_pk[row.pk] for row in rows if row.pk in by_pk]
