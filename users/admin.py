@@ -150,10 +150,11 @@ class UserAdmin(admin.ModelAdmin[User]):
         obj.refresh_from_db()
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
-        # A user's identities go with it (through the write path), though they are
-        # read-only on their own.
+        # A user's identities and search leaves go with it (through the write path), though
+        # they are read-only on their own.
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        perms_needed.discard(str(Identity._meta.verbose_name))
+        for dependent in (Identity, SearchLeaf):
+            perms_needed.discard(str(dependent._meta.verbose_name))
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:

@@ -22,6 +22,7 @@ from luqum.exceptions import ParseError
 from luqum.parser import parser
 from luqum.tree import Item
 
+from users import metadata
 from users.models import SearchLeaf, Tenant, User
 from users.search import fields as registry
 from users.search.compile import MATCH_ALL, Compiler
@@ -40,28 +41,13 @@ DEFAULT_PER_PAGE = 50
 EXACT_TOTAL_LIMIT = 10_000
 DEFAULT_SORT = "created_at:-1"
 
-# Fields a caller may select (SPEC.md section 7); `id` and `user_id` always come along.
+# Fields a caller may select: the normalized profile of SPEC.md section 7. The primary key
+# and `user_id` always come along.
 OUTPUT_FIELDS: tuple[str, ...] = (
-    "user_id",
-    "email",
-    "email_verified",
-    "username",
-    "phone_number",
-    "phone_verified",
-    "name",
-    "given_name",
-    "family_name",
-    "nickname",
-    "picture",
-    "identities",
-    "created_at",
-    "updated_at",
-    "last_login",
-    "last_ip",
-    "logins_count",
-    "blocked",
-    "user_metadata",
-    "app_metadata",
+    *metadata.READ_ONLY_FIELDS,
+    *metadata.PROFILE_STRING_FIELDS,
+    *metadata.PROFILE_BOOLEAN_FIELDS,
+    *metadata.TIERS,
 )
 
 _parse_lock = threading.Lock()  # luqum's PLY parser keeps state between calls
