@@ -53,7 +53,7 @@ bench-search: $(VENV)/.installed-dev .env
 bench-seed: $(VENV)/.installed-dev .env
 	rm -f /tmp/metadata-admin-seed.sqlite3*
 	DATABASE_URL=sqlite:////tmp/metadata-admin-seed.sqlite3 $(BIN)/python manage.py migrate -v0
-	DATABASE_URL=sqlite:////tmp/metadata-admin-seed.sqlite3 $(BIN)/python manage.py seed_demo --tenant seed --plan enterprise --users 100000
+	DATABASE_URL=sqlite:////tmp/metadata-admin-seed.sqlite3 $(BIN)/python manage.py seed_demo --tenant seed --plan enterprise --users 100000 --no-staff
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

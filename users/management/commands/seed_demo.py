@@ -34,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="Do nothing when any tenant exists"
         )
+        parser.add_argument(
+            "--no-staff", action="store_true", help="Do not create the demo staff accounts"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["users"] < 0:
@@ -62,7 +65,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Added {options['users']:,} users to {slug} in {time.monotonic() - started:.1f}s."
             )
-        self._seed_staff(tenants)
+        if not options["no_staff"]:
+            self._seed_staff(tenants)
 
     def _seed_users(self, tenant: Tenant, count: int, rng: random.Random) -> None:
         ctx = cli_context()
@@ -95,8 +99,8 @@ class Command(BaseCommand):
                 for tenant in tenants:
                     services.membership_set(staff=staff, tenant=tenant, role=role, by=ctx)
         if lines:
-            with ACCOUNTS_FILE.open("a", encoding="utf-8") as out:
-                out.write("\n".join(lines) + "\n")
+            # The accounts of the database just seeded; an older file named other passwords.
+            ACCOUNTS_FILE.write_text("\n".join(lines) + "\n", encoding="utf-8")
             ACCOUNTS_FILE.chmod(0o600)
             self.stdout.write("Demo staff accounts (also kept in .demo-accounts.txt):")
             for line in lines:
