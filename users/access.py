@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 
 from metadata_admin.http import AuthenticatedHttpRequest
+from users import metadata
 from users.models import Membership, Role, User
 
 P = ParamSpec("P")
@@ -30,12 +31,21 @@ def membership_for(
     )
     if membership is None:
         raise Http404("No such tenant.")
+    require_role(membership, role)
+    return membership
+
+
+def require_role(membership: Membership, role: str) -> None:
     if not membership.has_role(role):
         raise PermissionDenied(
             f"This needs the {Role(role).label} role in {membership.tenant.slug}; "
             f"you are {membership.get_role_display()}."
         )
-    return membership
+
+
+def tier_role(tier: str) -> str:
+    """Editors change user_metadata; only admins and owners change app_metadata."""
+    return Role.ADMIN if tier == metadata.APP_METADATA else Role.EDITOR
 
 
 def user_for(membership: Membership, user_id: str) -> User:

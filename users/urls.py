@@ -1,6 +1,8 @@
 from django.urls import path
 
+from users.views.audit import event_revert
 from users.views.home import home
+from users.views.metadata import metadata_delete_key, metadata_edit
 from users.views.user_detail import user_detail
 from users.views.user_list import user_list
 
@@ -10,4 +12,15 @@ urlpatterns = [
     path("", home, name="home"),
     path("t/<slug:tenant>/users/", user_list, name="user_list"),
     path("t/<slug:tenant>/users/<str:user_id>/", user_detail, name="user_detail"),
+    path(
+        "t/<slug:tenant>/users/<str:user_id>/metadata/<str:tier>/",
+        metadata_edit,
+        name="metadata_edit",
+    ),
+    path(
+        "t/<slug:tenant>/users/<str:user_id>/metadata/<str:tier>/delete-key/",
+        metadata_delete_key,
+        name="metadata_delete_key",
+    ),
+    path("t/<slug:tenant>/audit/<int:seq>/revert/", event_revert, name="event_revert"),
 ]

@@ -1,15 +1,63 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from metadata_admin.http import AuthenticatedHttpRequest
-from users import metadata
-from users.access import tenant_view, user_for
-from users.models import Membership
+from users import audit, metadata
+from users.access import tenant_view, tier_role, user_for
+from users.forms import MetadataForm
+from users.models import AuditEvent, Membership, Role, User
+
+HISTORY_LENGTH = 50
+REVERTIBLE_ACTIONS = ("user.create", "user.update", "user.block", "user.unblock", "user.revert")
+
+
+def editor_context(
+    membership: Membership,
+    user: User,
+    tier: str,
+    *,
+    form: MetadataForm | None = None,
+    preview: list[audit.Change] | None = None,
+    conflict: dict[str, Any] | None = None,
+    saved: bool = False,
+) -> dict[str, Any]:
+    """What `users/_metadata_editor.html` shows for one tier."""
+    document = getattr(user, tier)
+    limit = membership.tenant.metadata_max_bytes
+    size = metadata.compact_size(document)
+    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True)
+    if form is None:
+        form = MetadataForm(
+            initial={"document": text, "version": user.version},
+            tier=tier,
+            tenant=membership.tenant,
+        )
+    return {
+        "membership": membership,
+        "tenant": membership.tenant,
+        "user": user,
+        "tier": tier,
+        "text": text,
+        "keys": sorted(document),
+        "bytes": size,
+        "limit": limit,
+        "percent": min(100, round(100 * size / limit)) if limit else 100,
+        "can_edit": membership.has_role(tier_role(tier)),
+        "needed_role": Role(tier_role(tier)).label,
+        "form": form,
+        "preview": preview,
+        "conflict": conflict,
+        "saved": saved,
+        "warnings": metadata.access_key_warnings(document)
+        if tier == metadata.USER_METADATA
+        else [],
+    }
 
 
 @require_GET
@@ -17,28 +65,22 @@ from users.models import Membership
 def user_detail(
     request: AuthenticatedHttpRequest, membership: Membership, user_id: str
 ) -> HttpResponse:
-    """One user: profile, identities, both metadata tiers with their size against the limit."""
+    """One user: profile, identities, an editor per metadata tier, and its history."""
     user = user_for(membership, user_id)
-    limit = membership.tenant.metadata_max_bytes
-    tiers = [
-        {
-            "name": tier,
-            "json": json.dumps(getattr(user, tier), indent=2, ensure_ascii=False, sort_keys=True),
-            "bytes": metadata.compact_size(getattr(user, tier)),
-            "limit": limit,
-            "percent": min(100, round(100 * metadata.compact_size(getattr(user, tier)) / limit)),
-        }
-        for tier in metadata.TIERS
-    ]
     profile = {**user.profile(), "user_id": user.user_id, "created_at": user.created_at.isoformat()}
+    history = AuditEvent.objects.filter(tenant=membership.tenant, target_pk=user.pk).order_by(
+        "-seq"
+    )[:HISTORY_LENGTH]
     context = {
         "membership": membership,
         "tenant": membership.tenant,
         "user": user,
         "identities": user.identities.select_related("connection"),
-        "tiers": tiers,
+        "editors": [editor_context(membership, user, tier) for tier in metadata.TIERS],
         "raw": json.dumps(profile, indent=2, ensure_ascii=False, default=str),
         "size_warning": metadata.profile_size_warning(user.profile()),
-        "access_warnings": metadata.access_key_warnings(user.user_metadata),
+        "history": [(event, audit.describe(event)) for event in history],
+        "can_revert": membership.has_role(Role.ADMIN),
+        "revertible": REVERTIBLE_ACTIONS,
     }
     return render(request, "users/user_detail.html", context)
