@@ -3,6 +3,7 @@ from django.urls import path
 from users.views.audit import event_revert
 from users.views.home import home
 from users.views.metadata import metadata_delete_key, metadata_edit
+from users.views.user_actions import user_block, user_delete
 from users.views.user_detail import user_detail
 from users.views.user_list import user_list
 
@@ -22,5 +23,7 @@ urlpatterns = [
         metadata_delete_key,
         name="metadata_delete_key",
     ),
+    path("t/<slug:tenant>/users/<str:user_id>/block/", user_block, name="user_block"),
+    path("t/<slug:tenant>/users/<str:user_id>/delete/", user_delete, name="user_delete"),
     path("t/<slug:tenant>/audit/<int:seq>/revert/", event_revert, name="event_revert"),
 ]

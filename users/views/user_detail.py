@@ -54,7 +54,12 @@ def editor_context(
         "preview": preview,
         "conflict": conflict,
         "saved": saved,
-        "warnings": metadata.access_key_warnings(document)
+        # Warn about what is being written (a preview or a refused save), else what is stored.
+        "warnings": metadata.access_key_warnings(
+            form.cleaned_data["document"]
+            if form.is_bound and "document" in getattr(form, "cleaned_data", {})
+            else document
+        )
         if tier == metadata.USER_METADATA
         else [],
     }
