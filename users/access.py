@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
+from django.http.response import HttpResponseBase
 
 from metadata_admin.http import AuthenticatedHttpRequest
 from users import metadata
@@ -63,18 +64,18 @@ def user_for(membership: Membership, user_id: str) -> User:
 def tenant_view(
     role: str = Role.VIEWER,
 ) -> Callable[
-    [Callable[Concatenate[AuthenticatedHttpRequest, Membership, P], HttpResponse]],
-    Callable[..., HttpResponse],
+    [Callable[Concatenate[AuthenticatedHttpRequest, Membership, P], HttpResponseBase]],
+    Callable[..., HttpResponseBase],
 ]:
     """Resolve `<slug:tenant>` to the caller's membership (checking `role`) and hand it on."""
 
     def decorator(
-        view: Callable[Concatenate[AuthenticatedHttpRequest, Membership, P], HttpResponse],
-    ) -> Callable[..., HttpResponse]:
+        view: Callable[Concatenate[AuthenticatedHttpRequest, Membership, P], HttpResponseBase],
+    ) -> Callable[..., HttpResponseBase]:
         @functools.wraps(view)
         def wrapped(
             request: AuthenticatedHttpRequest, tenant: str, *args: Any, **kwargs: Any
-        ) -> HttpResponse:
+        ) -> HttpResponseBase:
             return view(request, membership_for(request, tenant, role), *args, **kwargs)
 
         return wrapped

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from users.views.audit import event_revert
+from users.views.audit_log import audit_log
 from users.views.home import home
 from users.views.metadata import metadata_delete_key, metadata_edit
 from users.views.user_actions import user_block, user_delete
@@ -25,5 +26,6 @@ urlpatterns = [
     ),
     path("t/<slug:tenant>/users/<str:user_id>/block/", user_block, name="user_block"),
     path("t/<slug:tenant>/users/<str:user_id>/delete/", user_delete, name="user_delete"),
+    path("t/<slug:tenant>/audit/", audit_log, name="audit_log"),
     path("t/<slug:tenant>/audit/<int:seq>/revert/", event_revert, name="event_revert"),
 ]
