@@ -59,3 +59,16 @@ def test_tenant_names_are_escaped(client: Client, viewer: StaffAccount, tenant: 
     page = client.get("/").content.decode()
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_repeated_failed_sign_ins_lock_the_account_out(
+    client: Client, editor: StaffAccount
+) -> None:
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": editor.username, "password": "wrong"})
+    locked = client.post(
+        "/accounts/login/", {"username": editor.username, "password": STAFF_PASSWORD}
+    )
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
