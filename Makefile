@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format clean bench-search bench-seed
+.PHONY: run test lint format clean bench-search bench-seed screenshots
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/metadata_bench
 BENCH_USERS ?= 1000000
@@ -54,6 +54,10 @@ bench-seed: $(VENV)/.installed-dev .env
 	rm -f /tmp/metadata-admin-seed.sqlite3*
 	DATABASE_URL=sqlite:////tmp/metadata-admin-seed.sqlite3 $(BIN)/python manage.py migrate -v0
 	DATABASE_URL=sqlite:////tmp/metadata-admin-seed.sqlite3 $(BIN)/python manage.py seed_demo --tenant seed --plan enterprise --users 100000 --no-staff
+
+# PNGs of the main pages into docs/screenshots/ (needs /usr/bin/chromium).
+screenshots: $(VENV)/.installed-dev .env
+	$(BIN)/python -m tests.browser.screenshots
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -84,7 +84,6 @@ HOBBIES = ("surfing", "chess", "climbing", "baking", "cycling", "painting", "run
 PLANS = ("free", "starter", "pro", "enterprise")
 ROLES = ("admin", "editor", "viewer", "billing", "support")
 SOURCES = ("web", "ios", "android", "partner", "import")
-EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def _date(rng: random.Random, start_year: int, end_year: int) -> str:
@@ -138,8 +137,12 @@ def app_metadata(rng: random.Random) -> dict[str, Any]:
     return doc
 
 
-def demo_user(rng: random.Random, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One user's body (for the write path) and system fields (times, logins)."""
+def demo_user(
+    rng: random.Random, index: int, now: datetime | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One user's body (for the write path) and system fields (times, logins): signed up
+    over the two years before `now`."""
+    now = now or datetime.now(UTC)
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     handle = f"{first}.{last}".lower().replace(" ", "").replace("-", "")
     body: dict[str, Any] = {
@@ -159,7 +162,7 @@ def demo_user(rng: random.Random, index: int) -> tuple[dict[str, Any], dict[str,
         body["phone_verified"] = rng.random() < 0.5
     if rng.random() < 0.03:
         body["blocked"] = True
-    created_at = EPOCH - timedelta(seconds=rng.randrange(0, 730 * 86400))
+    created_at = now - timedelta(seconds=rng.randrange(0, 730 * 86400))
     logins = rng.randint(0, 300)
     system: dict[str, Any] = {
         "created_at": created_at,
@@ -167,6 +170,6 @@ def demo_user(rng: random.Random, index: int) -> tuple[dict[str, Any], dict[str,
         "logins_count": logins,
     }
     if logins:
-        system["last_login"] = created_at + (EPOCH - created_at) * rng.random()
+        system["last_login"] = created_at + (now - created_at) * rng.random()
         system["last_ip"] = f"203.0.113.{rng.randrange(1, 255)}"
     return body, system
