@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from users import metadata, services
-from users.audit import Actor, Context
+from users.audit import Context
 from users.models import (
     AuditChain,
     AuditEvent,
@@ -33,7 +33,7 @@ _BODY_FIELDS: tuple[str, ...] = (
 
 
 def _context(request: HttpRequest) -> Context:
-    return Context.from_request(request, channel=Channel.ADMIN, actor=Actor.for_staff(request.user))
+    return Context.for_staff(request, channel=Channel.ADMIN)
 
 
 class UserAdminForm(forms.ModelForm[User]):

@@ -62,6 +62,11 @@ class Context:
     batch_id: uuid.UUID | None = None
 
     @classmethod
+    def for_staff(cls, request: HttpRequest, *, channel: str) -> Context:
+        """The signed-in staff member, writing through `channel` (console or admin)."""
+        return cls.from_request(request, channel=channel, actor=Actor.for_staff(request.user))
+
+    @classmethod
     def from_request(cls, request: HttpRequest, *, channel: str, actor: Actor) -> Context:
         return cls(
             actor=actor,

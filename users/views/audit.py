@@ -13,7 +13,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from metadata_admin.http import AuthenticatedHttpRequest
 from users import metadata, services
 from users.access import tenant_view
-from users.audit import Actor, Context
+from users.audit import Context
 from users.models import AuditEvent, Channel, Membership, Role
 
 
@@ -26,7 +26,7 @@ def event_revert(
     event = AuditEvent.objects.filter(tenant=membership.tenant, seq=seq).first()
     if event is None:
         raise Http404("No such change.")
-    by = Context.from_request(request, channel=Channel.CONSOLE, actor=Actor.for_staff(request.user))
+    by = Context.for_staff(request, channel=Channel.CONSOLE)
     try:
         services.audit_revert(event=event, by=by)
     except (services.ServiceError, metadata.MetadataError) as error:

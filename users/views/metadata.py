@@ -14,18 +14,12 @@ from django.views.decorators.http import require_POST
 from metadata_admin.http import AuthenticatedHttpRequest
 from users import audit, metadata, services
 from users.access import require_role, tenant_view, tier_role, user_for
-from users.audit import Actor, Context
+from users.audit import Context
 from users.forms import DeleteKeyForm, MetadataForm
 from users.models import Channel, Membership, User
 from users.views.user_detail import editor_context
 
 EDITOR = "users/_metadata_editor.html"
-
-
-def _console(request: AuthenticatedHttpRequest) -> Context:
-    return Context.from_request(
-        request, channel=Channel.CONSOLE, actor=Actor.for_staff(request.user)
-    )
 
 
 def _editable(
@@ -76,7 +70,7 @@ def metadata_edit(
         saved = services.user_update(
             user=user,
             body={tier: document},
-            by=_console(request),
+            by=Context.for_staff(request, channel=Channel.CONSOLE),
             mode="replace",
             expected_version=version,
         )
@@ -119,7 +113,7 @@ def metadata_delete_key(
                 user=user,
                 tier=tier,
                 key=form.cleaned_data["key"],
-                by=_console(request),
+                by=Context.for_staff(request, channel=Channel.CONSOLE),
                 expected_version=form.cleaned_data["version"],
             )
         except services.VersionConflict as conflict:

@@ -12,14 +12,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from metadata_admin.http import AuthenticatedHttpRequest
 from users import services
 from users.access import tenant_view, user_for
-from users.audit import Actor, Context
+from users.audit import Context
 from users.models import Channel, Membership, Role
-
-
-def _console(request: AuthenticatedHttpRequest) -> Context:
-    return Context.from_request(
-        request, channel=Channel.CONSOLE, actor=Actor.for_staff(request.user)
-    )
 
 
 def _version(request: AuthenticatedHttpRequest) -> int | None:
@@ -37,7 +31,10 @@ def user_block(
     blocked = request.POST.get("blocked", "true") != "false"
     try:
         services.user_set_blocked(
-            user=user, blocked=blocked, by=_console(request), expected_version=_version(request)
+            user=user,
+            blocked=blocked,
+            by=Context.for_staff(request, channel=Channel.CONSOLE),
+            expected_version=_version(request),
         )
     except services.ServiceError as error:
         messages.error(request, error.message)
@@ -60,7 +57,11 @@ def user_delete(
         messages.error(request, f"To delete, type the user_id {user.user_id} to confirm.")
         return HttpResponseClientRedirect(detail) if request.htmx else redirect(detail)
     try:
-        services.user_delete(user=user, by=_console(request), expected_version=_version(request))
+        services.user_delete(
+            user=user,
+            by=Context.for_staff(request, channel=Channel.CONSOLE),
+            expected_version=_version(request),
+        )
     except services.ServiceError as error:
         messages.error(request, error.message)
         return HttpResponseClientRedirect(detail) if request.htmx else redirect(detail)
