@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format clean bench-search bench-seed screenshots
+.PHONY: run test lint format clean bench-search bench-seed bench-console screenshots
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/metadata_bench
 BENCH_USERS ?= 1000000
@@ -48,6 +48,10 @@ lint: $(VENV)/.installed-dev
 bench-search: $(VENV)/.installed-dev .env
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.load $(BENCH_USERS) $(BENCH_FORCE)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.search
+
+# The console pages over the users bench-search loaded (run that first).
+bench-console: $(VENV)/.installed-dev .env
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.console
 
 # Seeds 100,000 demo users into a fresh SQLite database and prints how long it took.
 bench-seed: $(VENV)/.installed-dev .env

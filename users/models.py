@@ -147,7 +147,7 @@ class User(models.Model):
             ),
         ]
         indexes = [
-            models.Index("tenant", Lower("email"), name="user_tenant_email_idx"),
+            models.Index("tenant", Lower("email"), "id", name="user_tenant_email_idx"),
             models.Index(fields=["tenant", "created_at", "id"], name="user_tenant_created_idx"),
         ]
 

@@ -653,9 +653,9 @@ def test_search_users_command(
     out = json.loads(capsys.readouterr().out)
     assert out == {
         "total": 2,
-        "users": [
-            {"user_id": "google-oauth2|123", "email": "Ada@Acme.com"},
+        "users": [  # emails sort without case; the tie breaks on the internal id
             {"user_id": "auth0|ada", "email": "ada@acme.com"},
+            {"user_id": "google-oauth2|123", "email": "Ada@Acme.com"},
         ],
     }
     call_command("search_users", "search", "email.domain:acme.com")

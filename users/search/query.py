@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, FilteredRelation, OrderBy, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 from luqum.exceptions import ParseError
 from luqum.parser import parser
 from luqum.tree import Item
@@ -168,7 +169,9 @@ def _phases(base: QuerySet[User], sort: _Sort, tenant: Tenant) -> list[_Phase]:
     if not target.is_metadata:
         nullable = bool(getattr(User._meta.get_field(target.column), "null", False))
         keys = [SortKey("sort_0", sort.descending, nullable)]
-        annotated = base.annotate(sort_0=F(target.column))
+        # Fields matched without case sort without case too, on their lower(...) indexes.
+        value = Lower(target.column) if target.case_insensitive else F(target.column)
+        annotated = base.annotate(sort_0=value)
         return [_Phase(_ordered(annotated, keys, sort.descending), keys)]
     where = {"tenant_id": tenant.pk, "tier": target.tier, "path": target.path, "first": True}
     relation = FilteredRelation(
