@@ -3,7 +3,7 @@ from django.urls import path
 from users.views.audit import event_revert
 from users.views.audit_log import audit_log
 from users.views.dashboard import dashboard, tenant_settings
-from users.views.home import home
+from users.views.home import home, tenant_switch
 from users.views.metadata import metadata_delete_key, metadata_edit
 from users.views.user_actions import user_block, user_delete
 from users.views.user_detail import user_detail
@@ -13,6 +13,7 @@ app_name = "users"
 
 urlpatterns = [
     path("", home, name="home"),
+    path("switch/", tenant_switch, name="tenant_switch"),
     path("t/<slug:tenant>/", dashboard, name="dashboard"),
     path("t/<slug:tenant>/settings/", tenant_settings, name="tenant_settings"),
     path("t/<slug:tenant>/users/", user_list, name="user_list"),

@@ -72,3 +72,15 @@ def test_repeated_failed_sign_ins_lock_the_account_out(
     assert locked.status_code == 429
     assert "Too many failed sign-ins" in locked.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_tenant_switcher(client: Client, editor: StaffAccount, tenant: Tenant) -> None:
+    other = TenantFactory.create(slug="second")
+    Membership.objects.create(staff=editor, tenant=other, role="viewer")
+    client.force_login(editor)
+    page = client.get(f"/t/{tenant.slug}/users/").content.decode()
+    assert 'id="switch-tenant"' in page and '<option value="second"' in page
+    response = client.get("/switch/", {"tenant": "second"})
+    assert response["Location"] == "/t/second/"
+    hidden = TenantFactory.create(slug="not-mine")
+    assert client.get("/switch/", {"tenant": hidden.slug})["Location"] == "/"

@@ -5,18 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('users', '0005_created_index_with_id'),
+        ("users", "0005_created_index_with_id"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='user',
-            name='user_tenant_email_idx',
+            model_name="user",
+            name="user_tenant_email_idx",
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(models.F('tenant'), django.db.models.functions.text.Lower('email'), models.F('id'), name='user_tenant_email_idx'),
+            model_name="user",
+            index=models.Index(
+                models.F("tenant"),
+                django.db.models.functions.text.Lower("email"),
+                models.F("id"),
+                name="user_tenant_email_idx",
+            ),
         ),
     ]

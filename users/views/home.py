@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from metadata_admin.http import AuthenticatedHttpRequest
@@ -17,3 +17,12 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
         .order_by("tenant__slug")
     )
     return render(request, "users/home.html", {"memberships": memberships})
+
+
+@require_GET
+def tenant_switch(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Go to the chosen tenant's dashboard (membership is checked there)."""
+    slug = request.GET.get("tenant", "")
+    if not Membership.objects.filter(staff=request.user, tenant__slug=slug).exists():
+        return redirect("users:home")
+    return redirect("users:dashboard", tenant=slug)
