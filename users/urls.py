@@ -3,6 +3,7 @@ from django.urls import path
 from users.views.audit import event_revert
 from users.views.audit_log import audit_log
 from users.views.dashboard import dashboard, tenant_settings
+from users.views.export import user_export
 from users.views.home import home, tenant_switch
 from users.views.metadata import metadata_delete_key, metadata_edit
 from users.views.user_actions import user_block, user_delete
@@ -17,6 +18,7 @@ urlpatterns = [
     path("t/<slug:tenant>/", dashboard, name="dashboard"),
     path("t/<slug:tenant>/settings/", tenant_settings, name="tenant_settings"),
     path("t/<slug:tenant>/users/", user_list, name="user_list"),
+    path("t/<slug:tenant>/users/export/", user_export, name="user_export"),
     path("t/<slug:tenant>/users/<str:user_id>/", user_detail, name="user_detail"),
     path(
         "t/<slug:tenant>/users/<str:user_id>/metadata/<str:tier>/",

@@ -11,7 +11,7 @@ from users.search.errors import (
     UnknownField,
     UnsupportedSyntax,
 )
-from users.search.query import SearchResult, search_users
+from users.search.query import SearchResult, search_users, users_matching
 
 __all__ = [
     "InvalidPaging",
@@ -25,4 +25,5 @@ __all__ = [
     "UnknownField",
     "UnsupportedSyntax",
     "search_users",
+    "users_matching",
 ]

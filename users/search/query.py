@@ -330,6 +330,14 @@ def _time_budget(milliseconds: int) -> Iterator[None]:
         raise
 
 
+def users_matching(tenant: Tenant, q: str) -> QuerySet[User]:
+    """The tenant's users that `q` matches, unordered and unpaged (for exports and bulk
+    jobs). Raises the same typed errors as `search_users`, plan gate included."""
+    tree = parse(q)
+    condition = Compiler(tenant, connection.vendor).compile(tree) if tree is not None else MATCH_ALL
+    return User.objects.filter(condition, tenant=tenant)
+
+
 def search_users(
     tenant: Tenant,
     q: str = "",
@@ -351,10 +359,8 @@ def search_users(
     if cursor and page:
         raise InvalidPaging("Use either page or cursor, not both.")
     selected = _selected(fields, include_fields)
-    tree = parse(q)
-    condition = Compiler(tenant, connection.vendor).compile(tree) if tree is not None else MATCH_ALL
+    base = users_matching(tenant, q)
     order = _parse_sort(sort, tenant)
-    base = User.objects.filter(condition, tenant=tenant)
     phases = _phases(base, order, tenant)
     first_phase = 0
     if cursor:

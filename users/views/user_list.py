@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from metadata_admin.http import AuthenticatedHttpRequest
 from users.access import tenant_view
-from users.models import Membership
+from users.models import Membership, Role
 from users.search import PlanRequired, SearchError, SearchResult, search_users
 from users.search.fields import PAID_PLAN_FOR_APP_METADATA
 
@@ -70,6 +70,8 @@ def user_list(request: AuthenticatedHttpRequest, membership: Membership) -> Http
         if result and result.next_cursor
         else None,
         "first_url": _url(base_url, q=q, sort=sort) if cursor else None,
+        "can_export": membership.has_role(Role.ADMIN),
+        "export_query": urlencode({"q": q}),
     }
     template = "users/user_list.html#user-table" if request.htmx else "users/user_list.html"
     return render(request, template, context)
