@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format clean bench-search bench-seed bench-console screenshots
+.PHONY: run test lint format clean bench-search bench-seed bench-console bench-export screenshots
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/metadata_bench
 BENCH_USERS ?= 1000000
@@ -52,6 +52,10 @@ bench-search: $(VENV)/.installed-dev .env
 # The console pages over the users bench-search loaded (run that first).
 bench-console: $(VENV)/.installed-dev .env
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.console
+
+# CSV export of all the users bench-search loaded: rows/s and peak RSS.
+bench-export: $(VENV)/.installed-dev .env
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.export
 
 # Seeds 100,000 demo users into a fresh SQLite database and prints how long it took.
 bench-seed: $(VENV)/.installed-dev .env
