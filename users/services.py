@@ -8,6 +8,7 @@ call changes nothing and records nothing.
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -350,11 +351,21 @@ def _new_user(
     return user, update
 
 
+BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
+
+
 @transaction.atomic
-def user_create(*, tenant: Tenant, body: Mapping[str, Any], by: Context) -> User:
+def user_create(
+    *, tenant: Tenant, body: Mapping[str, Any], by: Context, password_hash: str | None = None
+) -> User:
     """Create a user from an API-style body (`connection`, `email`, `password`, profile,
-    both tiers whole, optionally `user_id`)."""
+    both tiers whole, optionally `user_id`). `password_hash` (bcrypt, from an import)
+    is stored as is, so the user keeps their password."""
+    if password_hash is not None and not BCRYPT_HASH.match(password_hash):
+        raise ServiceError("password_hash must be a bcrypt hash ($2a$, $2b$ or $2y$).")
     user, update = _new_user(tenant, body, by, rules=tenant.metadata_rules())
+    if password_hash is not None:
+        user.password = f"bcrypt${password_hash}"
     if User.objects.filter(tenant=tenant, user_id=user.user_id).exists():
         raise UserExists(f"A user with the user_id {user.user_id} already exists.")
     _check_email_free(user.email, user.connection, exclude_pk=None)

@@ -1,0 +1,180 @@
+"""Bulk import: Auth0 JSON and export CSV, row by row, with a report; dry runs write nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.factories import TenantFactory, UserFactory
+from tests.helpers import events
+from users.exports import export_users
+from users.imports import ImportFileError, import_users, read_rows
+from users.models import Tenant, User
+
+pytestmark = pytest.mark.django_db
+BCRYPT = "$2b$10$" + "a" * 53
+
+
+def rows_of(data: Any) -> list[Any]:
+    return read_rows(json.dumps(data).encode(), "json")
+
+
+def test_auth0_json_imports_valid_rows_and_reports_the_rest(tenant: Tenant) -> None:
+    rows = rows_of(
+        [
+            {
+                "email": "a@x.test",
+                "user_metadata": {"theme": "dark"},
+                "app_metadata": {"plan": "pro"},
+                "password_hash": BCRYPT,
+            },
+            {"email": "b@x.test", "shoe_size": 44},
+            {"email": "c@x.test", "user_metadata": {"a.b": 1}},
+            {"name": "no email"},
+            {"email": "A@x.test"},
+            "not an object",
+        ]
+    )
+    report = import_users(tenant, rows)
+    assert report.summary() == {"inserted": 1, "updated": 0, "failed": 5, "total": 6}
+    imported = User.objects.get(tenant=tenant, email="a@x.test")
+    assert imported.user_metadata == {"theme": "dark"} and imported.app_metadata == {"plan": "pro"}
+    assert imported.password == f"bcrypt${BCRYPT}"
+    failures = {f["row"]: f for f in report.failures}
+    assert failures[1]["errors"][0]["message"].startswith(
+        "Payload validation error: 'Additional properties not allowed: shoe_size'"
+    )
+    assert failures[2]["errors"][0] == {
+        "code": "invalid_body",
+        "message": failures[2]["errors"][0]["message"],
+        "path": "user_metadata.a.b",
+    }
+    assert failures[3]["errors"][0]["path"] == "email"
+    assert "more than once" in failures[4]["errors"][0]["message"]
+    assert failures[5]["errors"][0]["message"] == "Each user must be a JSON object."
+    created = events(tenant, action="user.create")
+    assert [(e.channel, e.actor_kind, str(e.batch_id)) for e in created] == [
+        ("import", "import", report.batch_id)
+    ]
+
+
+def test_upsert_with_merge_or_replace(tenant: Tenant) -> None:
+    user = UserFactory.create(
+        tenant=tenant, email="a@x.test", user_metadata={"keep": 1, "theme": "light"}
+    )
+    not_upserted = import_users(
+        tenant, rows_of([{"email": "a@x.test", "user_metadata": {"theme": "dark"}}])
+    )
+    assert (
+        not_upserted.failed == 1 and not_upserted.failures[0]["errors"][0]["code"] == "user_exists"
+    )
+    merged = import_users(
+        tenant,
+        rows_of([{"email": "A@x.test", "user_metadata": {"theme": "dark"}}]),
+        upsert=True,
+        metadata_mode="merge",
+    )
+    assert merged.summary()["updated"] == 1
+    user.refresh_from_db()
+    assert user.user_metadata == {"keep": 1, "theme": "dark"}
+    import_users(
+        tenant, rows_of([{"email": "a@x.test", "user_metadata": {"only": True}}]), upsert=True
+    )
+    user.refresh_from_db()
+    assert user.user_metadata == {"only": True}
+
+
+def test_dry_run_reports_exactly_and_writes_nothing(tenant: Tenant) -> None:
+    before = User.objects.count(), len(events(tenant))
+    report = import_users(tenant, rows_of([{"email": "a@x.test"}, {"email": "bad"}]), dry_run=True)
+    assert report.summary() == {"inserted": 1, "updated": 0, "failed": 1, "total": 2}
+    assert report.dry_run
+    assert (User.objects.count(), len(events(tenant))) == before
+
+
+def test_deny_listed_attributes_are_stripped_on_import(tenant: Tenant) -> None:
+    from tests.factories import FACTORY_CONTEXT
+    from users import services
+
+    tenant.deny_list = ["user_metadata.ssn"]
+    services.tenant_update(tenant=tenant, changed=["deny_list"], by=FACTORY_CONTEXT)
+    import_users(tenant, rows_of([{"email": "a@x.test", "user_metadata": {"ssn": "1", "ok": 1}}]))
+    assert User.objects.get(email="a@x.test").user_metadata == {"ok": 1}
+
+
+def test_export_csv_imports_back(tenant: Tenant) -> None:
+    UserFactory.create(
+        tenant=tenant,
+        email="a@x.test",
+        name="Ada",
+        email_verified=True,
+        user_metadata={"plan": "pro", "n": 3},
+    )
+    data = b"".join(
+        export_users(
+            tenant,
+            columns="email,name,email_verified,created_at,user_metadata.plan,user_metadata.n,app_metadata",
+        )
+    )
+    other = TenantFactory.create(slug="copy")
+    report = import_users(other, read_rows(data, "csv"))
+    assert report.summary() == {"inserted": 1, "updated": 0, "failed": 0, "total": 1}
+    copy = User.objects.get(tenant=other)
+    assert (copy.email, copy.name, copy.email_verified, copy.user_metadata) == (
+        "a@x.test",
+        "Ada",
+        True,
+        {"plan": "pro", "n": 3},
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "message"),
+    [
+        (b"[{", "json", "not valid JSON"),
+        (b'{"email": "a@x.test"}', "json", "must be a JSON array"),
+        (b"\xff\xfe\x00", "json", "not UTF-8"),
+        (b"email,shoe_size\na@x.test,44\n", "csv", "Unknown column(s): shoe_size"),
+        (b"name\nAda\n", "csv", "needs an email column"),
+        (b"", "csv", "empty"),
+    ],
+)
+def test_bad_files_are_refused_whole(data: bytes, fmt: str, message: str) -> None:
+    with pytest.raises(ImportFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_rows(data, fmt)  # type: ignore[arg-type]
+
+
+def test_size_limit() -> None:
+    with pytest.raises(ImportFileError, match="the limit is 10 bytes"):
+        read_rows(b"[" + b" " * 20 + b"]", "json", max_bytes=10)
+
+
+def test_bad_csv_lines_fail_alone(tenant: Tenant) -> None:
+    rows = read_rows(b"email,email_verified\na@x.test,true\nb@x.test,maybe\nc@x.test\n", "csv")
+    report = import_users(tenant, rows)
+    assert report.summary() == {"inserted": 1, "updated": 0, "failed": 2, "total": 3}
+    assert "email_verified is true or false" in report.failures[0]["errors"][0]["message"]
+    assert "has 1 cells" in report.failures[1]["errors"][0]["message"]
+
+
+def test_cli(tenant: Tenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "users.json"
+    source.write_text(json.dumps([{"email": "a@x.test"}, {"email": "b@x.test", "blocked": "yes"}]))
+    errors = tmp_path / "errors.json"
+    call_command("import_users", "acme", str(source), "--dry-run")
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["dry_run"] is True
+    assert not User.objects.filter(email="a@x.test").exists()
+    call_command("import_users", "acme", str(source), "--errors", str(errors))
+    out = capsys.readouterr().out
+    assert json.loads(out.splitlines()[0])["inserted"] == 1
+    assert "blocked must be true or false" in out
+    assert json.loads(errors.read_text())[0]["row"] == 1
+    with pytest.raises(CommandError, match="not valid JSON"):
+        bad = tmp_path / "bad.json"
+        bad.write_text("[{")
+        call_command("import_users", "acme", str(bad))

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from users.imports import (
+    DEFAULT_MAX_BYTES,
+    ImportFileError,
+    ImportFormat,
+    import_users,
+    read_rows,
+)
+from users.models import Tenant
+
+
+class Command(BaseCommand):
+    help = (
+        "Import users from Auth0's bulk-import JSON (an array) or the export's CSV. "
+        "Prints the summary as JSON; failed rows say why."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("tenant", help="Tenant slug")
+        parser.add_argument("file", help="A .json or .csv file")
+        parser.add_argument("--format", choices=("json", "csv"), help="Default: by extension")
+        parser.add_argument(
+            "--upsert", action="store_true", help="Update users that exist (by email)"
+        )
+        parser.add_argument("--metadata-mode", choices=("replace", "merge"), default="replace")
+        parser.add_argument("--dry-run", action="store_true", help="Report, then write nothing")
+        parser.add_argument("--errors", help="Write the failed rows as JSON to this file")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
+        if tenant is None:
+            raise CommandError(f"No tenant {options['tenant']!r}.")
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"No file {path}.")
+        chosen = options["format"] or path.suffix.lower().lstrip(".")
+        fmt: ImportFormat = "csv" if chosen == "csv" else "json"
+        if path.stat().st_size > DEFAULT_MAX_BYTES:
+            raise CommandError(f"{path} is over the {DEFAULT_MAX_BYTES:,}-byte limit; split it.")
+        try:
+            rows = read_rows(path.read_bytes(), fmt)
+        except ImportFileError as error:
+            raise CommandError(error.message) from None
+        report = import_users(
+            tenant,
+            rows,
+            upsert=options["upsert"],
+            metadata_mode=options["metadata_mode"],
+            dry_run=options["dry_run"],
+        )
+        if options["errors"]:
+            Path(options["errors"]).write_text(
+                json.dumps(report.failures, indent=2, ensure_ascii=False)
+            )
+        out = {**report.summary(), "dry_run": report.dry_run, "batch_id": report.batch_id}
+        self.stdout.write(json.dumps(out))
+        for failure in report.failures[:10]:
+            self.stdout.write(
+                f"row {failure['row']} ({failure['user']}): "
+                + "; ".join(
+                    f"{e['message']}" + (f" [{e['path']}]" if e["path"] else "")
+                    for e in failure["errors"]
+                )
+            )
