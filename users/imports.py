@@ -221,7 +221,7 @@ def _import_row(
         )
     seen.add(key)
     existing = User.objects.filter(
-        tenant=tenant, connection__name=connection, email__iexact=email
+        tenant=tenant, connection__name=connection, email__lower=email.lower()
     ).first()
     if existing is None:
         services.user_create(tenant=tenant, body=body, by=by, password_hash=password_hash)

@@ -205,7 +205,7 @@ def _normalize_email(email: str | None, connection: Connection) -> str | None:
 def _check_email_free(email: str | None, connection: Connection, *, exclude_pk: int | None) -> None:
     if email is None:
         return
-    clash = User.objects.filter(connection=connection, email__iexact=email)
+    clash = User.objects.filter(connection=connection, email__lower=email.lower())
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():
