@@ -623,3 +623,94 @@ def audit_revert(*, event: AuditEvent, by: Context) -> AuditEvent:
     else:
         raise RevertConflict(f"Changes of kind {event.action} cannot be reverted.")
     return AuditEvent.objects.filter(tenant=tenant).order_by("-seq").first()  # type: ignore[return-value]
+
+
+# --- batches --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class BatchReport:
+    """What a batch operation did: counts, a few sample diffs, and the rows it refused."""
+
+    matched: int = 0
+    changed: int = 0
+    failed: int = 0
+    dry_run: bool = False
+    batch_id: str = ""
+    samples: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    failures: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+SAMPLE_DIFFS = 5
+
+
+def users_bulk_edit(
+    *,
+    tenant: Tenant,
+    users: Iterable[User],
+    tier: str,
+    key: str,
+    value: Any = None,
+    remove: bool = False,
+    by: Context,
+    dry_run: bool = False,
+) -> BatchReport:
+    """Set (or remove) one first-level key of a tier on every given user, each through
+    `user_update`, all under one batch id so the whole edit can be reverted as one.
+    A user whose update is refused is reported and left as it was; a dry run rolls back."""
+    if tier not in metadata.TIERS:
+        raise ServiceError(f"{tier!r} is not a metadata tier.")
+    if not remove and value is None:
+        raise ServiceError("Give a value to set, or remove the key.")
+    patch = {tier: {key: None if remove else value}}
+    metadata.apply_update(metadata.empty_profile(), patch, tenant.metadata_rules())
+    batch_id = uuid.uuid4()
+    ctx = dataclasses.replace(by, batch_id=batch_id)
+    report = BatchReport(dry_run=dry_run, batch_id=str(batch_id))
+    with transaction.atomic():
+        for user in users:
+            report.matched += 1
+            version = user.version
+            try:
+                with transaction.atomic():
+                    updated = user_update(user=user, body=patch, by=ctx)
+            except (metadata.MetadataError, ServiceError) as error:
+                report.failed += 1
+                report.failures.append({"user_id": user.user_id, "message": error.message})
+                continue
+            if updated.version != version:
+                report.changed += 1
+                if len(report.samples) < SAMPLE_DIFFS:
+                    event = (
+                        AuditEvent.objects.filter(tenant=tenant, target_pk=user.pk)
+                        .order_by("-seq")
+                        .first()
+                    )
+                    report.samples.append({"user_id": user.user_id, "event": event})
+        if dry_run:
+            transaction.set_rollback(True)
+    return report
+
+
+def audit_revert_batch(*, tenant: Tenant, batch_id: uuid.UUID, by: Context) -> BatchReport:
+    """Revert every change of a batch (an import, a bulk edit), newest first, each on its
+    own; changes that conflict are reported and left alone. The reverts form a new batch."""
+    events = list(AuditEvent.objects.filter(tenant=tenant, batch_id=batch_id).order_by("-seq"))
+    if not events:
+        raise RevertConflict("No changes have that batch id.")
+    report = BatchReport(batch_id="")
+    ctx = dataclasses.replace(by, batch_id=uuid.uuid4())
+    report.batch_id = str(ctx.batch_id)
+    for event in events:
+        report.matched += 1
+        try:
+            with transaction.atomic():
+                audit_revert(event=event, by=ctx)
+        except (RevertConflict, metadata.MetadataError, ServiceError) as error:
+            report.failed += 1
+            report.failures.append(
+                {"seq": event.seq, "user_id": event.target_user_id, "message": error.message}
+            )
+        else:
+            report.changed += 1
+    return report

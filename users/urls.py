@@ -1,6 +1,6 @@
 from django.urls import path
 
-from users.views.audit import event_revert
+from users.views.audit import batch_revert, event_revert
 from users.views.audit_log import audit_log
 from users.views.dashboard import dashboard, tenant_settings
 from users.views.export import user_export
@@ -34,4 +34,5 @@ urlpatterns = [
     path("t/<slug:tenant>/users/<str:user_id>/delete/", user_delete, name="user_delete"),
     path("t/<slug:tenant>/audit/", audit_log, name="audit_log"),
     path("t/<slug:tenant>/audit/<int:seq>/revert/", event_revert, name="event_revert"),
+    path("t/<slug:tenant>/audit/batch/<str:batch_id>/revert/", batch_revert, name="batch_revert"),
 ]

@@ -1,0 +1,151 @@
+"""Bulk edit by query and reverting a whole batch (an import or a bulk edit)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User as StaffAccount
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import FACTORY_CONTEXT, UserFactory
+from tests.helpers import events
+from users import metadata, services
+from users.imports import import_users
+from users.models import Tenant, User
+from users.search import users_matching
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def crowd(tenant: Tenant) -> list[User]:
+    return [
+        UserFactory.create(
+            tenant=tenant,
+            email=f"u{i}@x.test",
+            user_metadata={"theme": "dark" if i % 2 else "light"},
+        )
+        for i in range(6)
+    ]
+
+
+def edit(tenant: Tenant, q: str, **options: Any) -> services.BatchReport:
+    return services.users_bulk_edit(
+        tenant=tenant,
+        users=users_matching(tenant, q),
+        tier="user_metadata",
+        by=FACTORY_CONTEXT,
+        **options,
+    )
+
+
+def test_bulk_set_and_remove_are_one_batch(tenant: Tenant, crowd: list[User]) -> None:
+    report = edit(tenant, "user_metadata.theme:dark", key="beta", value=True)
+    assert (report.matched, report.changed, report.failed) == (3, 3, 0)
+    assert User.objects.filter(tenant=tenant, user_metadata__beta=True).count() == 3
+    batch = events(tenant, batch_id=report.batch_id)
+    assert len(batch) == 3 and {e.action for e in batch} == {"user.update"}
+    assert len(report.samples) == 3
+    again = edit(tenant, "user_metadata.theme:dark", key="beta", value=True)
+    assert (again.matched, again.changed) == (3, 0)  # nothing to change, nothing recorded
+    removed = edit(tenant, "", key="beta", remove=True)
+    assert (removed.matched, removed.changed) == (6, 3)
+
+
+def test_bulk_edit_dry_run_and_bad_input(tenant: Tenant, crowd: list[User]) -> None:
+    before = len(events(tenant))
+    report = edit(tenant, "", key="beta", value=1, dry_run=True)
+    assert (report.changed, report.dry_run) == (6, True)
+    assert (
+        len(events(tenant)) == before
+        and not User.objects.filter(user_metadata__has_key="beta").exists()
+    )
+    with pytest.raises(metadata.InvalidKeyError):
+        edit(tenant, "", key="a.b", value=1)
+    with pytest.raises(services.ServiceError, match="Give a value"):
+        edit(tenant, "", key="x")
+    assert len(events(tenant)) == before
+
+
+def test_revert_a_bulk_edit_as_one(tenant: Tenant, crowd: list[User]) -> None:
+    report = edit(tenant, "", key="theme", value="blue")
+    services.user_update(
+        user=crowd[0], body={"user_metadata": {"theme": "mine"}}, by=FACTORY_CONTEXT
+    )
+    import uuid
+
+    reverted = services.audit_revert_batch(
+        tenant=tenant, batch_id=uuid.UUID(report.batch_id), by=FACTORY_CONTEXT
+    )
+    assert (reverted.matched, reverted.changed, reverted.failed) == (6, 5, 1)
+    assert "changed since" in reverted.failures[0]["message"]
+    themes = sorted(
+        User.objects.filter(tenant=tenant).values_list("user_metadata__theme", flat=True)
+    )
+    assert themes == sorted(["mine", "dark", "dark", "dark", "light", "light"])
+
+
+def test_revert_an_import_as_one(tenant: Tenant) -> None:
+    report = import_users(tenant, [{"email": f"i{i}@x.test"} for i in range(4)])
+    import uuid
+
+    reverted = services.audit_revert_batch(
+        tenant=tenant, batch_id=uuid.UUID(report.batch_id), by=FACTORY_CONTEXT
+    )
+    assert reverted.changed == 4
+    assert not User.objects.filter(tenant=tenant).exists()
+
+
+def test_commands(tenant: Tenant, crowd: list[User], capsys: pytest.CaptureFixture[str]) -> None:
+    call_command(
+        "bulk_edit",
+        "acme",
+        "user_metadata.theme:light",
+        "--tier",
+        "user_metadata",
+        "--set",
+        'plan="pro"',
+    )
+    out = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert (out["matched"], out["changed"]) == (3, 3)
+    call_command("audit_revert_batch", "acme", out["batch_id"])
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["reverted"] == 3
+    assert not User.objects.filter(user_metadata__has_key="plan").exists()
+    with pytest.raises(CommandError, match="not JSON"):
+        call_command("bulk_edit", "acme", "", "--tier", "user_metadata", "--set", "plan=pro")
+    with pytest.raises(CommandError, match="Essentials plan"):
+        call_command(
+            "bulk_edit", "acme", "app_metadata.x:1", "--tier", "user_metadata", "--remove", "x"
+        )
+    with pytest.raises(CommandError, match="not a batch id"):
+        call_command("audit_revert_batch", "acme", "nope")
+
+
+def test_console_batch_revert(
+    client: Client,
+    admin_staff: StaffAccount,
+    editor: StaffAccount,
+    tenant: Tenant,
+    crowd: list[User],
+) -> None:
+    report = edit(tenant, "", key="beta", value=True)
+    url = reverse("users:batch_revert", args=[tenant.slug, report.batch_id])
+    client.force_login(editor)
+    assert client.post(url).status_code == 403
+    client.force_login(admin_staff)
+    assert (
+        "Revert the whole batch"
+        in client.get(reverse("users:audit_log", args=[tenant.slug])).content.decode()
+    )
+    page = client.post(url, follow=True).content.decode()
+    assert "Reverted 6 of 6 changes of the batch." in page
+    assert not User.objects.filter(user_metadata__has_key="beta").exists()
+    assert (
+        client.post(reverse("users:batch_revert", args=[tenant.slug, "not-a-uuid"])).status_code
+        == 404
+    )

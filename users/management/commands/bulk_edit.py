@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from users import metadata, services
+from users.management.commands._cli import cli_context
+from users.models import Tenant
+from users.search import SearchError, users_matching
+
+
+class Command(BaseCommand):
+    help = (
+        "Set or remove one first-level metadata key on every user a query matches, audited as "
+        "one batch (revertible as one with audit_revert_batch)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("tenant", help="Tenant slug")
+        parser.add_argument("query", help="Which users; empty for all")
+        parser.add_argument("--tier", choices=metadata.TIERS, required=True)
+        action = parser.add_mutually_exclusive_group(required=True)
+        action.add_argument("--set", metavar="KEY=JSON", help='e.g. plan=\\"pro\\" or beta=true')
+        action.add_argument("--remove", metavar="KEY")
+        parser.add_argument("--dry-run", action="store_true", help="Report, then write nothing")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
+        if tenant is None:
+            raise CommandError(f"No tenant {options['tenant']!r}.")
+        if options["set"]:
+            key, sep, raw = options["set"].partition("=")
+            if not sep or not key:
+                raise CommandError('--set takes KEY=JSON, e.g. plan="pro".')
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                raise CommandError(
+                    f'The value {raw!r} is not JSON (quote strings: "pro").'
+                ) from None
+            remove = False
+        else:
+            key, value, remove = options["remove"], None, True
+        try:
+            users = users_matching(tenant, options["query"]).order_by("pk").iterator(chunk_size=500)
+            report = services.users_bulk_edit(
+                tenant=tenant,
+                users=users,
+                tier=options["tier"],
+                key=key,
+                value=value,
+                remove=remove,
+                by=cli_context(),
+                dry_run=options["dry_run"],
+            )
+        except (SearchError, metadata.MetadataError, services.ServiceError) as error:
+            raise CommandError(error.message) from None
+        self.stdout.write(
+            json.dumps(
+                {
+                    "matched": report.matched,
+                    "changed": report.changed,
+                    "failed": report.failed,
+                    "dry_run": report.dry_run,
+                    "batch_id": report.batch_id,
+                }
+            )
+        )
+        for failure in report.failures[:10]:
+            self.stdout.write(f"{failure['user_id']}: {failure['message']}")
