@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jsonpatch
@@ -18,6 +18,7 @@ import jsonpointer
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from users import audit, metadata
@@ -647,7 +648,7 @@ SAMPLE_DIFFS = 5
 def users_bulk_edit(
     *,
     tenant: Tenant,
-    users: Iterable[User],
+    users: QuerySet[User],
     tier: str,
     key: str,
     value: Any = None,
@@ -667,8 +668,10 @@ def users_bulk_edit(
     batch_id = uuid.uuid4()
     ctx = dataclasses.replace(by, batch_id=batch_id)
     report = BatchReport(dry_run=dry_run, batch_id=str(batch_id))
+    # Ids first: the rows are rewritten while we go, which a live cursor (SQLite) may not survive.
+    ids = list(users.order_by("pk").values_list("pk", flat=True))
     with transaction.atomic():
-        for user in users:
+        for user in _in_chunks(ids):
             report.matched += 1
             version = user.version
             try:
@@ -690,6 +693,11 @@ def users_bulk_edit(
         if dry_run:
             transaction.set_rollback(True)
     return report
+
+
+def _in_chunks(ids: list[int], size: int = 500) -> Iterator[User]:
+    for start in range(0, len(ids), size):
+        yield from User.objects.filter(pk__in=ids[start : start + size]).order_by("pk")
 
 
 def audit_revert_batch(*, tenant: Tenant, batch_id: uuid.UUID, by: Context) -> BatchReport:

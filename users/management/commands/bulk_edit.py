@@ -44,7 +44,7 @@ class Command(BaseCommand):
         else:
             key, value, remove = options["remove"], None, True
         try:
-            users = users_matching(tenant, options["query"]).order_by("pk").iterator(chunk_size=500)
+            users = users_matching(tenant, options["query"])
             report = services.users_bulk_edit(
                 tenant=tenant,
                 users=users,
