@@ -90,3 +90,27 @@ class AuditFilterForm(forms.Form):
         if since and until and since > until:
             raise forms.ValidationError("“From” must be on or before “To”.")
         return cleaned
+
+
+class BulkEditForm(forms.Form):
+    """Set or remove one first-level key of a tier on every user a query matches."""
+
+    q = forms.CharField(required=False, label="Users matching", max_length=4000)
+    tier = forms.ChoiceField(choices=[(tier, tier) for tier in metadata.TIERS])
+    key = forms.CharField(max_length=500)
+    action = forms.ChoiceField(choices=[("set", "Set to"), ("remove", "Remove the key")])
+    value = forms.CharField(
+        required=False, label="Value (JSON)", help_text='A JSON value: "pro", 3, true, {"a": 1}'
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("action") == "set":
+            try:
+                cleaned["parsed_value"] = json.loads(cleaned.get("value") or "")
+            except json.JSONDecodeError:
+                self.add_error("value", 'Enter a JSON value (quote strings: "pro").')
+            else:
+                if cleaned["parsed_value"] is None:
+                    self.add_error("value", "null would remove the key; choose “Remove the key”.")
+        return cleaned

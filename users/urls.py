@@ -2,6 +2,7 @@ from django.urls import path
 
 from users.views.audit import batch_revert, event_revert
 from users.views.audit_log import audit_log
+from users.views.bulk_edit import bulk_edit
 from users.views.dashboard import dashboard, tenant_settings
 from users.views.export import user_export
 from users.views.home import home, tenant_switch
@@ -19,6 +20,7 @@ urlpatterns = [
     path("t/<slug:tenant>/settings/", tenant_settings, name="tenant_settings"),
     path("t/<slug:tenant>/users/", user_list, name="user_list"),
     path("t/<slug:tenant>/users/export/", user_export, name="user_export"),
+    path("t/<slug:tenant>/users/bulk-edit/", bulk_edit, name="bulk_edit"),
     path("t/<slug:tenant>/users/<str:user_id>/", user_detail, name="user_detail"),
     path(
         "t/<slug:tenant>/users/<str:user_id>/metadata/<str:tier>/",

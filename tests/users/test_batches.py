@@ -149,3 +149,77 @@ def test_console_batch_revert(
         client.post(reverse("users:batch_revert", args=[tenant.slug, "not-a-uuid"])).status_code
         == 404
     )
+
+
+def bulk_url(tenant: Tenant) -> str:
+    return reverse("users:bulk_edit", args=[tenant.slug])
+
+
+def test_console_bulk_edit_previews_then_applies(
+    client: Client, admin_staff: StaffAccount, tenant: Tenant, crowd: list[User]
+) -> None:
+    client.force_login(admin_staff)
+    assert (
+        'value="user_metadata.theme:dark"'
+        in client.get(bulk_url(tenant), {"q": "user_metadata.theme:dark"}).content.decode()
+    )
+    data = {
+        "q": "user_metadata.theme:dark",
+        "tier": "user_metadata",
+        "key": "beta",
+        "action": "set",
+        "value": "true",
+    }
+    preview = client.post(bulk_url(tenant), {**data, "intent": "preview"}).content.decode()
+    assert "Preview: nothing was changed" in preview and "3 users match; 3 would change" in preview
+    assert "user_metadata.beta" in preview
+    assert not User.objects.filter(user_metadata__has_key="beta").exists()
+    applied = client.post(bulk_url(tenant), {**data, "intent": "apply"}).content.decode()
+    assert "Applied" in applied and "3 changed" in applied
+    assert User.objects.filter(user_metadata__beta=True).count() == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"tier": "user_metadata", "key": "x", "action": "set", "value": "pro"},
+            "Enter a JSON value",
+        ),
+        (
+            {"tier": "user_metadata", "key": "x", "action": "set", "value": "null"},
+            "null would remove the key",
+        ),
+        (
+            {"tier": "user_metadata", "key": "a.b", "action": "set", "value": "1"},
+            "Fields with &quot;.&quot; are not allowed",
+        ),
+        ({"q": "name:(x", "tier": "user_metadata", "key": "x", "action": "remove"}, "Syntax error"),
+        (
+            {"q": "app_metadata.x:1", "tier": "user_metadata", "key": "x", "action": "remove"},
+            "Essentials plan",
+        ),
+    ],
+)
+def test_console_bulk_edit_refusals(
+    client: Client,
+    admin_staff: StaffAccount,
+    tenant: Tenant,
+    crowd: list[User],
+    data: dict[str, str],
+    message: str,
+) -> None:
+    client.force_login(admin_staff)
+    page = client.post(bulk_url(tenant), {**data, "intent": "apply"}).content.decode()
+    assert message in page
+    assert len(events(tenant, action="user.update")) == 0
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"), [("editor", 403), ("viewer", 403), ("outsider", 404)]
+)
+def test_console_bulk_edit_needs_admin(
+    client: Client, request: pytest.FixtureRequest, tenant: Tenant, persona: str, status: int
+) -> None:
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(bulk_url(tenant)).status_code == status
