@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "users",
 ]
 
@@ -185,6 +187,11 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Background jobs (exports) run on `manage.py db_worker`; a Redis/Celery backend is a
+# settings change. Their files live in JOB_FILES_DIR.
+TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+JOB_FILES_DIR = Path(env_str("JOB_FILES_DIR", str(BASE_DIR / "jobfiles")))
 
 # A user search that runs longer than this is stopped and reported as too expensive.
 SEARCH_TIMEOUT_MS = env_int("SEARCH_TIMEOUT_MS", 3000)

@@ -6,6 +6,7 @@ from users.views.bulk_edit import bulk_edit
 from users.views.dashboard import dashboard, tenant_settings
 from users.views.export import user_export
 from users.views.home import home, tenant_switch
+from users.views.jobs import export_start, job_detail, job_download
 from users.views.metadata import metadata_delete_key, metadata_edit
 from users.views.user_actions import user_block, user_delete
 from users.views.user_detail import user_detail
@@ -34,6 +35,9 @@ urlpatterns = [
     ),
     path("t/<slug:tenant>/users/<str:user_id>/block/", user_block, name="user_block"),
     path("t/<slug:tenant>/users/<str:user_id>/delete/", user_delete, name="user_delete"),
+    path("t/<slug:tenant>/jobs/export/", export_start, name="export_start"),
+    path("t/<slug:tenant>/jobs/<int:job_id>/", job_detail, name="job_detail"),
+    path("t/<slug:tenant>/jobs/<int:job_id>/download/", job_download, name="job_download"),
     path("t/<slug:tenant>/audit/", audit_log, name="audit_log"),
     path("t/<slug:tenant>/audit/<int:seq>/revert/", event_revert, name="event_revert"),
     path("t/<slug:tenant>/audit/batch/<str:batch_id>/revert/", batch_revert, name="batch_revert"),
