@@ -61,8 +61,22 @@ def expired(job: Job) -> bool:
     return job.finished_at is not None and timezone.now() - job.finished_at > FILE_LIFETIME
 
 
+def prune_expired_files() -> int:
+    """Delete the files of jobs that finished more than FILE_LIFETIME ago; returns how many."""
+    cutoff = timezone.now() - FILE_LIFETIME
+    removed = 0
+    for job in Job.objects.filter(finished_at__lt=cutoff).exclude(file_name=""):
+        path = job_path(job)
+        if path.is_file():
+            path.unlink()
+            removed += 1
+        Job.objects.filter(pk=job.pk).update(file_name="")
+    return removed
+
+
 @task()
 def run_export(job_id: int) -> None:
+    prune_expired_files()
     job = Job.objects.select_related("tenant").get(pk=job_id)
     params: dict[str, Any] = job.params
     extension = params["fmt"] + (".gz" if params["gzip"] else "")

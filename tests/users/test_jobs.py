@@ -123,3 +123,30 @@ def test_jobs_need_admin(
     client.force_login(request.getfixturevalue(persona))
     assert start(client, tenant).status_code == status
     assert client.get(reverse("users:job_detail", args=[tenant.slug, job.pk])).status_code == status
+
+
+def test_expired_files_are_pruned(
+    tenant: Tenant, files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from django.core.management import call_command
+
+    old = Job.objects.create(
+        tenant=tenant,
+        status=Job.Status.SUCCEEDED,
+        finished_at=timezone.now() - timedelta(hours=25),
+        file_name="old.csv",
+    )
+    fresh = Job.objects.create(
+        tenant=tenant,
+        status=Job.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        file_name="fresh.csv",
+    )
+    (files / "old.csv").write_text("x")
+    (files / "fresh.csv").write_text("y")
+    call_command("jobs_prune")
+    assert "Deleted 1 expired job files." in capsys.readouterr().out
+    assert not (files / "old.csv").exists() and (files / "fresh.csv").exists()
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (old.file_name, fresh.file_name) == ("", "fresh.csv")
