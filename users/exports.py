@@ -123,7 +123,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _csv_cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
     """One CSV cell. Text that a spreadsheet would run as a formula gets a leading `'`;
     numbers (even negative ones) cannot carry a formula and are written as they are."""
     kind = value.__class__
@@ -149,6 +149,14 @@ class _Line:
         return value
 
 
+def csv_line(cells: Iterable[Any]) -> str:
+    """One CSV line of safe cells (see `csv_cell`)."""
+    return _LINE_WRITER.writerow([csv_cell(cell) for cell in cells])
+
+
+_LINE_WRITER = csv.writer(_Line())
+
+
 def _read(queryset: QuerySet[Any], sources: list[tuple[str, Any]]) -> Iterator[tuple[Any, ...]]:
     """The rows, one value per column, from a server-side cursor."""
     paths = [expression for _, expression in sources if expression is not None]
@@ -169,10 +177,9 @@ def _read(queryset: QuerySet[Any], sources: list[tuple[str, Any]]) -> Iterator[t
 
 def _rows(rows: Iterable[tuple[Any, ...]], columns: list[Column], fmt: Format) -> Iterator[str]:
     if fmt == "csv":
-        writer = csv.writer(_Line())
-        yield writer.writerow([column.export_as for column in columns])
+        yield csv_line(column.export_as for column in columns)
         for row in rows:
-            yield writer.writerow([_csv_cell(value) for value in row])
+            yield csv_line(row)
     else:
         names = [column.export_as for column in columns]
         for row in rows:

@@ -564,6 +564,8 @@ def user_delete(*, user: User, by: Context, expected_version: int | None = None)
 # --- revert -------------------------------------------------------------------------------
 
 _REVERTIBLE_UPDATES = frozenset({"user.update", "user.block", "user.unblock", "user.revert"})
+# Every action `audit_revert` can undo; the console shows Revert only on these.
+REVERTIBLE_ACTIONS = _REVERTIBLE_UPDATES | {"user.create", "user.delete"}
 
 
 def _reverted_profile(current: dict[str, Any], event: AuditEvent) -> dict[str, Any]:

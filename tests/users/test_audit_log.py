@@ -13,7 +13,7 @@ from django.urls import reverse
 from tests.factories import FACTORY_CONTEXT, UserFactory
 from users import services
 from users.audit import Actor, Context
-from users.models import Tenant, User
+from users.models import AuditEvent, Tenant, User
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +114,15 @@ def test_outsider_and_anonymous(client: Client, outsider: StaffAccount, url: str
     assert client.get(url).status_code == 302
     client.force_login(outsider)
     assert client.get(url).status_code == 404
+
+
+def test_a_deleted_user_can_be_restored_from_the_log(
+    client: Client, admin_staff: StaffAccount, user: User
+) -> None:
+    services.user_delete(user=user, by=FACTORY_CONTEXT)
+    deletion = AuditEvent.objects.filter(tenant=user.tenant, action="user.delete").get()
+    client.force_login(admin_staff)
+    page = client.get(reverse("users:audit_log", args=[user.tenant.slug])).content.decode()
+    assert reverse("users:event_revert", args=[user.tenant.slug, deletion.seq]) in page
+    client.post(reverse("users:event_revert", args=[user.tenant.slug, deletion.seq]))
+    assert User.objects.filter(tenant=user.tenant, user_id=user.user_id).exists()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
@@ -14,11 +12,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from metadata_admin.http import AuthenticatedHttpRequest
-from users import audit
+from users import audit, services
 from users.access import tenant_view
+from users.exports import csv_line
 from users.forms import AuditFilterForm
 from users.models import AuditEvent, Membership, Role
-from users.views.user_detail import REVERTIBLE_ACTIONS
 
 PAGE_SIZE = 50
 CSV_COLUMNS = [
@@ -34,7 +32,6 @@ CSV_COLUMNS = [
     "ip",
     "batch_id",
 ]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _filtered(membership: Membership, form: AuditFilterForm) -> QuerySet[AuditEvent]:
@@ -58,20 +55,8 @@ def _filtered(membership: Membership, form: AuditFilterForm) -> QuerySet[AuditEv
     return events
 
 
-def _cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv_rows(events: QuerySet[AuditEvent]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
+    yield csv_line(CSV_COLUMNS)
     for event in events.iterator(chunk_size=2000):
         changes = "; ".join(
             f"{change.op} {change.path}"
@@ -91,7 +76,7 @@ def _csv_rows(events: QuerySet[AuditEvent]) -> Iterator[str]:
             event.ip,
             event.batch_id,
         ]
-        yield writer.writerow([_cell(value) for value in row])
+        yield csv_line(row)
 
 
 @require_GET
@@ -122,7 +107,7 @@ def audit_log(request: AuthenticatedHttpRequest, membership: Membership) -> Http
         "next_query": params.urlencode() if more else None,
         "csv_query": _csv_query(request),
         "can_revert": membership.has_role(Role.ADMIN),
-        "revertible": REVERTIBLE_ACTIONS,
+        "revertible": services.REVERTIBLE_ACTIONS,
     }
     template = "users/audit_log.html#audit-table" if request.htmx else "users/audit_log.html"
     return render(request, template, context)

@@ -12,10 +12,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from metadata_admin.http import AuthenticatedHttpRequest
-from users import audit
+from users import audit, services
 from users.access import tenant_view
 from users.models import AuditEvent, Membership, Role, SearchLeaf, User
-from users.views.user_detail import REVERTIBLE_ACTIONS
 
 SIGNUP_DAYS = 90
 KEY_SAMPLE = 5000  # metadata keys are counted among this many newest users
@@ -90,7 +89,7 @@ def dashboard(request: AuthenticatedHttpRequest, membership: Membership) -> Http
         "key_sample": KEY_SAMPLE,
         "recent": [(event, audit.describe(event)) for event in recent],
         "can_revert": membership.has_role(Role.ADMIN),
-        "revertible": REVERTIBLE_ACTIONS,
+        "revertible": services.REVERTIBLE_ACTIONS,
     }
     return render(request, "users/dashboard.html", context)
 

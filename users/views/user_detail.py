@@ -8,13 +8,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from metadata_admin.http import AuthenticatedHttpRequest
-from users import audit, metadata
+from users import audit, metadata, services
 from users.access import tenant_view, tier_role, user_for
 from users.forms import MetadataForm
 from users.models import AuditEvent, Membership, Role, User
 
 HISTORY_LENGTH = 50
-REVERTIBLE_ACTIONS = ("user.create", "user.update", "user.block", "user.unblock", "user.revert")
 
 
 def editor_context(
@@ -86,6 +85,6 @@ def user_detail(
         "size_warning": metadata.profile_size_warning(user.profile()),
         "history": [(event, audit.describe(event)) for event in history],
         "can_revert": membership.has_role(Role.ADMIN),
-        "revertible": REVERTIBLE_ACTIONS,
+        "revertible": services.REVERTIBLE_ACTIONS,
     }
     return render(request, "users/user_detail.html", context)
