@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -17,7 +16,7 @@ from users.access import require_role, tenant_view, tier_role, user_for
 from users.audit import Context
 from users.forms import DeleteKeyForm, MetadataForm
 from users.models import Channel, Membership, User
-from users.views.user_detail import editor_context
+from users.views.user_detail import editor_context, pretty_json
 
 EDITOR = "users/_metadata_editor.html"
 
@@ -77,8 +76,8 @@ def metadata_edit(
     except services.VersionConflict:
         user.refresh_from_db()
         conflict = {
-            "theirs": json.dumps(getattr(user, tier), indent=2, ensure_ascii=False, sort_keys=True),
-            "mine": json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True),
+            "theirs": pretty_json(getattr(user, tier)),
+            "mine": pretty_json(document),
             "version": user.version,
         }
         # The form now carries the current version: saving again applies "mine" on top.
@@ -123,17 +122,7 @@ def metadata_delete_key(
     else:
         error = "Choose a key to delete."
     user.refresh_from_db()
-    editor = MetadataForm(
-        initial={
-            "document": json.dumps(
-                getattr(user, tier), indent=2, ensure_ascii=False, sort_keys=True
-            ),
-            "version": user.version,
-        },
-        tier=tier,
-        tenant=membership.tenant,
-    )
-    context = editor_context(membership, user, tier, form=editor, saved=error is None)
+    context = editor_context(membership, user, tier, saved=error is None)
     context["error"] = error
     if not request.htmx:
         if error:

@@ -16,6 +16,11 @@ from users.models import AuditEvent, Membership, Role, User
 HISTORY_LENGTH = 50
 
 
+def pretty_json(value: Any) -> str:
+    """A document as the editor shows it: indented, keys sorted, Unicode as is."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
 def editor_context(
     membership: Membership,
     user: User,
@@ -30,7 +35,7 @@ def editor_context(
     document = getattr(user, tier)
     limit = membership.tenant.metadata_max_bytes
     size = metadata.compact_size(document)
-    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True)
+    text = pretty_json(document)
     if form is None:
         form = MetadataForm(
             initial={"document": text, "version": user.version},
@@ -81,7 +86,7 @@ def user_detail(
         "user": user,
         "identities": user.identities.select_related("connection"),
         "editors": [editor_context(membership, user, tier) for tier in metadata.TIERS],
-        "raw": json.dumps(profile, indent=2, ensure_ascii=False, default=str),
+        "raw": pretty_json(profile),
         "size_warning": metadata.profile_size_warning(user.profile()),
         "history": [(event, audit.describe(event)) for event in history],
         "can_revert": membership.has_role(Role.ADMIN),
