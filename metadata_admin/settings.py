@@ -192,6 +192,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 # settings change. Their files live in JOB_FILES_DIR.
 TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 JOB_FILES_DIR = Path(env_str("JOB_FILES_DIR", str(BASE_DIR / "jobfiles")))
+# The largest import file accepted (console and command line), in bytes.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 
 # A user search that runs longer than this is stopped and reported as too expensive.
 SEARCH_TIMEOUT_MS = env_int("SEARCH_TIMEOUT_MS", 3000)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -8,6 +9,31 @@ from django.contrib.auth.models import User as StaffAccount
 from tests.factories import StaffFactory, TenantFactory, UserFactory
 from users.audit import Actor, Context
 from users.models import ActorKind, Channel, Membership, Role, Tenant, User
+
+
+IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+QUEUED_TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+
+
+@pytest.fixture
+def job_files(settings: Any, tmp_path: Path) -> Path:
+    """Job files (exports, uploads, error reports) go to a fresh folder."""
+    settings.JOB_FILES_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def jobs_run_now(settings: Any, job_files: Path) -> Path:
+    """Jobs run as soon as they are queued, in the request (Django Tasks' immediate backend)."""
+    settings.TASKS = IMMEDIATE_TASKS
+    return job_files
+
+
+@pytest.fixture
+def jobs_wait(settings: Any, job_files: Path) -> Path:
+    """Jobs are queued and nobody runs them (Django Tasks' dummy backend)."""
+    settings.TASKS = QUEUED_TASKS
+    return job_files
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ import jsonpatch
 from django.http import HttpRequest
 from django.utils.ipv6 import clean_ipv6_address
 
+from users.bulk import insert_rows
 from users.models import ActorKind, AuditChain, AuditEvent, Tenant
 
 if TYPE_CHECKING:
@@ -91,6 +92,18 @@ def _normalize_ip(ip: str | None) -> str | None:
     return ip
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One change to record: `record_many` appends several to the chain at once."""
+
+    action: str
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    target: User | None = None
+    target_user_id: str = ""
+    details: Mapping[str, Any] | None = None
+
+
 def record(
     *,
     tenant: Tenant,
@@ -103,33 +116,52 @@ def record(
     details: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the tenant's chain. Call inside the change's transaction."""
-    forward, inverse = make_patches(before, after)
+    entry = Entry(action, before, after, target, target_user_id, details)
+    return record_many(tenant=tenant, ctx=ctx, entries=[entry])[0]
+
+
+def record_many(*, tenant: Tenant, ctx: Context, entries: Sequence[Entry]) -> list[AuditEvent]:
+    """Append events to the tenant's chain in order, under one lock of the chain head and
+    with one INSERT. Call inside the changes' transaction."""
     chain, _ = AuditChain.objects.select_for_update().get_or_create(tenant=tenant)
-    event = AuditEvent(
-        tenant=tenant,
-        seq=chain.last_seq + 1,
-        actor_kind=ctx.actor.kind,
-        actor_id=ctx.actor.id,
-        actor_label=ctx.actor.label,
-        channel=ctx.channel,
-        action=action,
-        target_pk=target.pk if target is not None else None,
-        target_user_id=target.user_id if target is not None else target_user_id,
-        forward_patch=forward,
-        inverse_patch=inverse,
-        details=dict(details or {}),
-        request_id=ctx.request_id,
-        ip=_normalize_ip(ctx.ip),
-        batch_id=ctx.batch_id,
-        prev_hash=chain.last_hash,
-    )
-    event.payload_digest = payload_digest(event)
-    event.hash = chain_hash(event)
-    event.save(force_insert=True)
-    chain.last_seq = event.seq
-    chain.last_hash = event.hash
+    ip = _normalize_ip(ctx.ip)
+    events = []
+    seq, prev_hash = chain.last_seq, chain.last_hash
+    for entry in entries:
+        forward, inverse = make_patches(entry.before, entry.after)
+        seq += 1
+        target = entry.target
+        event = AuditEvent(
+            tenant=tenant,
+            seq=seq,
+            actor_kind=ctx.actor.kind,
+            actor_id=ctx.actor.id,
+            actor_label=ctx.actor.label,
+            channel=ctx.channel,
+            action=entry.action,
+            target_pk=target.pk if target is not None else None,
+            target_user_id=target.user_id if target is not None else entry.target_user_id,
+            forward_patch=forward,
+            inverse_patch=inverse,
+            details=dict(entry.details or {}),
+            request_id=ctx.request_id,
+            ip=ip,
+            batch_id=ctx.batch_id,
+            prev_hash=prev_hash,
+        )
+        event.payload_digest = payload_digest(event)
+        event.hash = prev_hash = chain_hash(event)
+        events.append(event)
+    if not events:
+        return []
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        insert_rows(events)
+    chain.last_seq = seq
+    chain.last_hash = prev_hash
     chain.save(update_fields=["last_seq", "last_hash"])
-    return event
+    return events
 
 
 @dataclass(frozen=True)

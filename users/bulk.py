@@ -1,4 +1,4 @@
-"""Fast multi-row inserts for `users.services` (and nothing else).
+"""Fast multi-row inserts for the write path (`users.services` and `users.audit`) only.
 
 Django's `bulk_create` compiles SQL for every batch of at most a few dozen rows on SQLite;
 one prepared INSERT run with `executemany` is several times faster for the large batches of

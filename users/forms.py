@@ -114,3 +114,35 @@ class BulkEditForm(forms.Form):
                 if cleaned["parsed_value"] is None:
                     self.add_error("value", "null would remove the key; choose “Remove the key”.")
         return cleaned
+
+
+class ImportForm(forms.Form):
+    """Upload a file of users to import (Auth0 bulk-import JSON, or the export's CSV)."""
+
+    file = forms.FileField(
+        label="File",
+        help_text="Auth0's bulk-import JSON (an array) or CSV with the export's columns",
+    )
+    format = forms.ChoiceField(
+        choices=[("", "By the file's extension"), ("json", "JSON"), ("csv", "CSV")],
+        required=False,
+    )
+    upsert = forms.BooleanField(required=False, label="Update users that exist (matched by email)")
+    metadata_mode = forms.ChoiceField(
+        label="Metadata of updated users",
+        choices=[
+            ("replace", "Replace each tier (Auth0's behaviour)"),
+            ("merge", "Merge at the first level"),
+        ],
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        upload = cleaned.get("file")
+        if upload is not None and not cleaned.get("format"):
+            extension = (upload.name or "").rsplit(".", 1)[-1].lower()
+            if extension not in ("json", "csv"):
+                self.add_error("format", "Choose JSON or CSV: the file name does not say.")
+            else:
+                cleaned["format"] = extension
+        return cleaned

@@ -14,16 +14,17 @@ import dataclasses
 import io
 import json
 import uuid
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from django.db import transaction
 
 from users import metadata, services
 from users.audit import Actor, Context
 from users.exports import ROOT_FIELDS as EXPORT_ROOT_FIELDS
-from users.models import DATABASE_CONNECTION, ActorKind, Channel, Tenant, User
+from users.models import DATABASE_CONNECTION, ActorKind, Channel, Connection, Tenant, User
 
 ImportFormat = Literal["json", "csv"]
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
@@ -60,6 +61,38 @@ class ImportReport:
     dry_run: bool = False
     batch_id: str = ""
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # The first rows' outcomes, for a dry run's preview: {row, user, outcome, errors}.
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        outcomes: Mapping[int, str],
+        failures: list[dict[str, Any]],
+        rows: Sequence[Any],
+        first: int,
+    ) -> None:
+        """Count a chunk's outcomes; keep the first failures and the first rows' outcomes."""
+        for outcome in outcomes.values():
+            setattr(self, outcome, getattr(self, outcome) + 1)
+        self.failures.extend(failures[: max(0, REPORTED_FAILURES - len(self.failures))])
+        errors = {failure["row"]: failure["errors"] for failure in failures}
+        for index in sorted(i for i in outcomes if i < PREVIEW_ROWS):
+            row = rows[index - first]
+            self.preview.append(
+                {
+                    "row": index,
+                    "user": row.get("email") if isinstance(row, Mapping) else None,
+                    "outcome": outcomes[index],
+                    "errors": errors.get(index, []),
+                }
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImportReport:
+        return cls(**data)
 
     def summary(self) -> dict[str, int]:
         return {
@@ -195,15 +228,24 @@ def _errors_of(error: Exception) -> list[RowError]:
     raise error
 
 
-def _import_row(
-    tenant: Tenant,
-    row: Any,
-    *,
-    upsert: bool,
-    mode: metadata.MergeMode,
-    by: Context,
-    seen: set[tuple[str, str]],
-) -> Literal["inserted", "updated"]:
+RowFailure = (metadata.MetadataError, services.ServiceError)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A row that has the shape of a user: its body, password hash and identity key."""
+
+    index: int
+    body: dict[str, Any]
+    password_hash: str | None
+    key: tuple[str, str]
+
+    @property
+    def email(self) -> str:
+        return self.key[1]
+
+
+def _shape(index: int, row: Any) -> _Row:
     if isinstance(row, _Bad):
         raise services.ServiceError(row.message)
     if not isinstance(row, Mapping):
@@ -214,65 +256,197 @@ def _import_row(
     if not isinstance(email, str) or not email:
         raise metadata.InvalidBodyError("email is required.", path=("email",))
     connection = body.get("connection") or DATABASE_CONNECTION
-    key = (str(connection), email.lower())
-    if key in seen:
-        raise services.ServiceError(
-            f"{email} is in this file more than once; only the first counts."
+    return _Row(index, body, password_hash, (str(connection), email.lower()))
+
+
+def _repeated(rows: Sequence[Any]) -> dict[int, str]:
+    """Rows whose user (email in a connection, or explicit user_id) is in the file more than
+    once: all of them fail, since which one is right is not ours to guess."""
+    seen: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        if isinstance(row, Mapping) and isinstance(row.get("email"), str):
+            connection = str(row.get("connection") or DATABASE_CONNECTION)
+            seen[("email", connection, row["email"].lower())].append(index)
+            if isinstance(row.get("user_id"), str):
+                seen[("user_id", connection, row["user_id"])].append(index)
+    repeated: dict[int, str] = {}
+    for (what, _, value), indexes in seen.items():
+        if len(indexes) > 1:
+            where = ", ".join(str(i + 1) for i in indexes[:5]) + (
+                ", ..." if len(indexes) > 5 else ""
+            )
+            for index in indexes:
+                repeated.setdefault(
+                    index,
+                    f"The {what} {value} is in this file {len(indexes)} times (users {where}); "
+                    "none of them was imported. Keep one and import again.",
+                )
+    return repeated
+
+
+@dataclass
+class _Chunk:
+    """What one chunk did: outcomes by row index, and its failures in row order."""
+
+    outcomes: dict[int, str] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def fail(self, index: int, row: Any, error: Exception) -> None:
+        self.outcomes[index] = "failed"
+        user = row.get("email") if isinstance(row, Mapping) else None
+        self.failures.append(
+            {
+                "row": index,
+                "user": user,
+                "errors": [dataclasses.asdict(e) for e in _errors_of(error)],
+            }
         )
-    seen.add(key)
-    existing = User.objects.filter(
-        tenant=tenant, connection__name=connection, email__lower=email.lower()
-    ).first()
-    if existing is None:
-        services.user_create(tenant=tenant, body=body, by=by, password_hash=password_hash)
-        return "inserted"
-    if not upsert:
-        raise services.UserExists(f"{email} already exists; import with upsert to update it.")
-    body.pop("user_id", None)
-    if password_hash is not None:
-        raise services.ServiceError("password_hash cannot change an existing user's password.")
-    services.user_update(user=existing, body=body, by=by, mode=mode)
-    return "updated"
+
+
+class ImportSettings(NamedTuple):
+    tenant: Tenant
+    upsert: bool
+    mode: metadata.MergeMode
+    by: Context
+    rules: metadata.Rules
+    connections: dict[str, Connection]
+
+
+def _import_chunk(
+    job: ImportSettings, first: int, rows: Sequence[Any], repeated: dict[int, str]
+) -> _Chunk:
+    """Import rows[first:...] (the chunk): new users in a few statements, existing ones one by
+    one; a chunk whose batch insert meets a conflict falls back to one row at a time."""
+    chunk = _Chunk()
+    shaped: list[_Row] = []
+    for index, row in enumerate(rows, start=first):
+        try:
+            if index in repeated:
+                raise services.ServiceError(repeated[index])
+            shaped.append(_shape(index, row))
+        except RowFailure as error:
+            chunk.fail(index, row, error)
+    existing = _existing_users(job.tenant, [row.key for row in shaped])
+    new: list[tuple[_Row, services.NewUser]] = []
+    for row in shaped:
+        if row.key in existing:
+            continue
+        try:
+            new.append(
+                (
+                    row,
+                    services.users_prepare(
+                        tenant=job.tenant,
+                        body=row.body,
+                        by=job.by,
+                        password_hash=row.password_hash,
+                        rules=job.rules,
+                        connections=job.connections,
+                    ),
+                )
+            )
+        except RowFailure as error:
+            chunk.fail(row.index, row.body, error)
+    try:
+        with transaction.atomic():
+            services.users_create_prepared(
+                tenant=job.tenant, new=[prepared for _, prepared in new], by=job.by
+            )
+    except services.UserExists:
+        for row, _ in new:  # someone else took a user_id or an email: find out which, row by row
+            _one_row(job, row, chunk, existing=None)
+    else:
+        for row, _ in new:
+            chunk.outcomes[row.index] = "inserted"
+    for row in shaped:
+        if row.key in existing:
+            _one_row(job, row, chunk, existing=existing[row.key])
+    chunk.failures.sort(key=lambda failure: failure["row"])
+    return chunk
+
+
+def _existing_users(tenant: Tenant, keys: list[tuple[str, str]]) -> dict[tuple[str, str], User]:
+    found: dict[tuple[str, str], User] = {}
+    by_connection: dict[str, list[str]] = defaultdict(list)
+    for connection, email in keys:
+        by_connection[connection].append(email)
+    for connection, emails in by_connection.items():
+        users = User.objects.filter(
+            tenant=tenant, connection__name=connection, email__lower__in=emails
+        )
+        for user in users:
+            found[(connection, (user.email or "").lower())] = user
+    return found
+
+
+def _one_row(job: ImportSettings, row: _Row, chunk: _Chunk, *, existing: User | None) -> None:
+    """One row in its own savepoint: create it, or (upsert) update the existing user."""
+    try:
+        with transaction.atomic():
+            if existing is None:
+                existing = User.objects.filter(
+                    tenant=job.tenant, connection__name=row.key[0], email__lower=row.email
+                ).first()
+            if existing is None:
+                services.user_create(
+                    tenant=job.tenant, body=row.body, by=job.by, password_hash=row.password_hash
+                )
+                chunk.outcomes[row.index] = "inserted"
+                return
+            if not job.upsert:
+                raise services.UserExists(
+                    f"{row.body['email']} already exists; import with upsert to update it."
+                )
+            if row.password_hash is not None:
+                raise services.ServiceError(
+                    "password_hash cannot change an existing user's password."
+                )
+            body = {key: value for key, value in row.body.items() if key != "user_id"}
+            services.user_update(user=existing, body=body, by=job.by, mode=job.mode)
+            chunk.outcomes[row.index] = "updated"
+    except RowFailure as error:
+        chunk.fail(row.index, row.body, error)
+
+
+# Called after each chunk, inside its transaction (so a chunk and its checkpoint commit
+# together), with the report so far, the next row to import and the chunk's failures.
+Checkpoint = Callable[[ImportReport, int, list[dict[str, Any]]], None]
+
+
+CHUNK_ROWS = 1000
+PREVIEW_ROWS = 20
 
 
 def import_users(
     tenant: Tenant,
-    rows: list[Any],
+    rows: Sequence[Any],
     *,
     upsert: bool = False,
     metadata_mode: metadata.MergeMode = "replace",
     dry_run: bool = False,
     by: Context | None = None,
+    resume: ImportReport | None = None,
+    start_row: int = 0,
+    checkpoint: Checkpoint | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> ImportReport:
-    """Import `rows` (from `read_rows`); returns the report. Rows are all or nothing each."""
-    batch_id = uuid.uuid4()
+    """Import `rows` (from `read_rows`); returns the report. Each row is all or nothing; rows
+    commit a chunk at a time, so an interrupted import can go on from `start_row` with the
+    `resume` report (same batch id). A dry run rolls back every chunk."""
+    report = resume or ImportReport(total=len(rows), dry_run=dry_run, batch_id=str(uuid.uuid4()))
     ctx = by or Context(actor=Actor(ActorKind.IMPORT, "", "import"), channel=Channel.IMPORT)
-    ctx = dataclasses.replace(ctx, batch_id=batch_id, channel=Channel.IMPORT)
-    report = ImportReport(total=len(rows), dry_run=dry_run, batch_id=str(batch_id))
-    seen: set[tuple[str, str]] = set()
-    with transaction.atomic():
-        for index, row in enumerate(rows):
-            try:
-                with transaction.atomic():
-                    outcome = _import_row(
-                        tenant, row, upsert=upsert, mode=metadata_mode, by=ctx, seen=seen
-                    )
-            except (metadata.MetadataError, services.ServiceError) as error:
-                report.failed += 1
-                if len(report.failures) < REPORTED_FAILURES:
-                    user = row.get("email") if isinstance(row, Mapping) else None
-                    report.failures.append(
-                        {
-                            "row": index,
-                            "user": user,
-                            "errors": [dataclasses.asdict(e) for e in _errors_of(error)],
-                        }
-                    )
-                continue
-            if outcome == "inserted":
-                report.inserted += 1
-            else:
-                report.updated += 1
-        if dry_run:
-            transaction.set_rollback(True)
+    ctx = dataclasses.replace(ctx, batch_id=uuid.UUID(report.batch_id), channel=Channel.IMPORT)
+    job = ImportSettings(tenant, upsert, metadata_mode, ctx, tenant.metadata_rules(), {})
+    repeated = _repeated(rows)
+    for first in range(start_row, len(rows), chunk_rows):
+        end = min(first + chunk_rows, len(rows))
+        with transaction.atomic():
+            chunk = _import_chunk(job, first, rows[first:end], repeated)
+            report.add(chunk.outcomes, chunk.failures, rows, first)
+            if dry_run:
+                transaction.set_rollback(True)
+            elif checkpoint is not None:
+                checkpoint(report, end, chunk.failures)
+        if dry_run and checkpoint is not None:
+            checkpoint(report, end, chunk.failures)
     return report

@@ -216,6 +216,11 @@ class Membership(models.Model):
     def has_role(self, needed: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[needed]
 
+    @property
+    def is_admin(self) -> bool:
+        """Admin or owner: may run bulk jobs (export, import, bulk edit, revert)."""
+        return self.has_role(Role.ADMIN)
+
 
 class AuditChain(models.Model):
     """The head of a tenant's audit hash chain; locked while an event is appended."""
@@ -327,7 +332,14 @@ class SearchLeaf(models.Model):
 
 
 class Job(models.Model):
-    """A background job (an export for now): its state, progress and result file."""
+    """A background job (export, import, bulk edit, batch revert): its state, progress,
+    checkpoint and result file."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "Export"
+        IMPORT = "import", "Import"
+        BULK_EDIT = "bulk_edit", "Bulk edit"
+        REVERT = "revert", "Batch revert"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -336,7 +348,7 @@ class Job(models.Model):
         FAILED = "failed"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="jobs")
-    kind = models.CharField(max_length=20, default="export")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.EXPORT)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     params = models.JSONField(default=dict)
     created_by = models.ForeignKey(
@@ -346,6 +358,10 @@ class Job(models.Model):
     total = models.PositiveIntegerField(null=True)
     file_name = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
+    # The report so far and where to go on from; saved with each chunk, in its transaction.
+    result = models.JSONField(default=dict, blank=True)
+    # Raised by each resume: a run that finds another attempt number stops (it was replaced).
+    attempt = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     heartbeat_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)

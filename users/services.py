@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import jsonpatch
@@ -19,6 +19,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from users import audit, metadata
@@ -355,6 +356,33 @@ def _new_user(
 BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
 
 
+def _prepare_create(
+    tenant: Tenant,
+    body: Mapping[str, Any],
+    by: Context,
+    *,
+    password_hash: str | None,
+    rules: metadata.Rules,
+    connections: dict[str, Connection] | None = None,
+) -> tuple[User, metadata.Update]:
+    if password_hash is not None and not BCRYPT_HASH.match(password_hash):
+        raise ServiceError("password_hash must be a bcrypt hash ($2a$, $2b$ or $2y$).")
+    user, update = _new_user(tenant, body, by, rules=rules, connections=connections)
+    if password_hash is not None:
+        user.password = f"bcrypt${password_hash}"
+    return user, update
+
+
+def _create_event(user: User, update: metadata.Update) -> audit.Entry:
+    return audit.Entry(
+        action="user.create",
+        before={},
+        after=user.profile(),
+        target=user,
+        details=_details(update, connection=user.connection.name),
+    )
+
+
 @transaction.atomic
 def user_create(
     *, tenant: Tenant, body: Mapping[str, Any], by: Context, password_hash: str | None = None
@@ -362,27 +390,77 @@ def user_create(
     """Create a user from an API-style body (`connection`, `email`, `password`, profile,
     both tiers whole, optionally `user_id`). `password_hash` (bcrypt, from an import)
     is stored as is, so the user keeps their password."""
-    if password_hash is not None and not BCRYPT_HASH.match(password_hash):
-        raise ServiceError("password_hash must be a bcrypt hash ($2a$, $2b$ or $2y$).")
-    user, update = _new_user(tenant, body, by, rules=tenant.metadata_rules())
-    if password_hash is not None:
-        user.password = f"bcrypt${password_hash}"
+    user, update = _prepare_create(
+        tenant, body, by, password_hash=password_hash, rules=tenant.metadata_rules()
+    )
     if User.objects.filter(tenant=tenant, user_id=user.user_id).exists():
         raise UserExists(f"A user with the user_id {user.user_id} already exists.")
     _check_email_free(user.email, user.connection, exclude_pk=None)
     _save(user, creating=True)
     _identity_for(user).save()
     _reindex(user, metadata.TIERS)
-    audit.record(
-        tenant=tenant,
-        ctx=by,
-        action="user.create",
-        before={},
-        after=user.profile(),
-        target=user,
-        details=_details(update, connection=user.connection.name),
-    )
+    audit.record_many(tenant=tenant, ctx=by, entries=[_create_event(user, update)])
     return user
+
+
+@dataclasses.dataclass(frozen=True)
+class NewUser:
+    """A user checked by `users_prepare`, ready for `users_create_prepared`."""
+
+    user: User
+    update: metadata.Update
+
+
+def users_prepare(
+    *,
+    tenant: Tenant,
+    body: Mapping[str, Any],
+    by: Context,
+    password_hash: str | None = None,
+    rules: metadata.Rules,
+    connections: dict[str, Connection],
+) -> NewUser:
+    """Check one user to create exactly as `user_create` would, without writing; raises
+    the same errors. `rules` and `connections` are shared across the calls of a batch."""
+    user, update = _prepare_create(
+        tenant, body, by, password_hash=password_hash, rules=rules, connections=connections
+    )
+    return NewUser(user, update)
+
+
+@transaction.atomic
+def users_create_prepared(*, tenant: Tenant, new: Sequence[NewUser], by: Context) -> list[User]:
+    """Create prepared users in a few statements, each recorded as its own `user.create`
+    event, as `user_create` would. All or nothing: if any user_id or email is taken
+    (checked first, and again by the database's constraints), UserExists and nothing is
+    created. The batch path of imports."""
+    users = [item.user for item in new]
+    if not users:
+        return []
+    ids = [user.user_id for user in users]
+    if len(set(ids)) != len(ids) or User.objects.filter(tenant=tenant, user_id__in=ids).exists():
+        raise UserExists("Some user_ids of this batch are taken; nothing was created.")
+    by_connection: dict[int, list[str]] = {}
+    for user in users:
+        if user.email is not None:
+            by_connection.setdefault(user.connection.pk, []).append(user.email.lower())
+    for connection_pk, emails in by_connection.items():
+        taken = User.objects.filter(connection_id=connection_pk, email__lower__in=emails)
+        if len(set(emails)) != len(emails) or taken.exists():
+            raise UserExists("Some emails of this batch are taken; nothing was created.")
+    try:
+        with transaction.atomic():
+            insert_rows(users)
+    except IntegrityError:
+        raise UserExists("Some users of this batch already exist; nothing was created.") from None
+    pks = dict(User.objects.filter(tenant=tenant, user_id__in=ids).values_list("user_id", "pk"))
+    for user in users:
+        user.pk = pks[user.user_id]
+        user._state.adding = False
+    insert_rows([_identity_for(user) for user in users])
+    insert_tuples(SearchLeaf, _LEAF_COLUMNS, (row for user in users for row in _leaf_rows(user)))
+    audit.record_many(tenant=tenant, ctx=by, entries=[_create_event(i.user, i.update) for i in new])
+    return users
 
 
 # Read-only attributes a bulk load may carry over from another system.
@@ -643,8 +721,47 @@ class BatchReport:
     samples: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     failures: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
+    def fail(self, failure: dict[str, Any], chunk: list[dict[str, Any]]) -> None:
+        self.failed += 1
+        chunk.append(failure)
+        if len(self.failures) < REPORTED_FAILURES:
+            self.failures.append(failure)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON (for a job's checkpoint): samples keep the event's seq, not the event."""
+        data = dataclasses.asdict(self)
+        data["samples"] = [
+            {"user_id": s["user_id"], "seq": s["event"].seq if s.get("event") else s.get("seq")}
+            for s in self.samples
+        ]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BatchReport:
+        return cls(**data)
+
+
+# Called after each chunk of a batch, inside its transaction (a chunk and its checkpoint
+# commit together), with the report so far, where to go on from, and the chunk's failures.
+BatchCheckpoint = Callable[[BatchReport, int, list[dict[str, Any]]], None]
+
 
 SAMPLE_DIFFS = 5
+REPORTED_FAILURES = 1000
+BATCH_CHUNK = 500
+
+
+def bulk_edit_patch(
+    tenant: Tenant, tier: str, key: str, value: Any, remove: bool
+) -> dict[str, Any]:
+    """The body a bulk edit applies to each user, checked against the tenant's rules."""
+    if tier not in metadata.TIERS:
+        raise ServiceError(f"{tier!r} is not a metadata tier.")
+    if not remove and value is None:
+        raise ServiceError("Give a value to set, or remove the key.")
+    patch = {tier: {key: None if remove else value}}
+    metadata.apply_update(metadata.empty_profile(), patch, tenant.metadata_rules())
+    return patch
 
 
 def users_bulk_edit(
@@ -657,70 +774,147 @@ def users_bulk_edit(
     remove: bool = False,
     by: Context,
     dry_run: bool = False,
+    resume: BatchReport | None = None,
+    after_pk: int = 0,
+    checkpoint: BatchCheckpoint | None = None,
 ) -> BatchReport:
     """Set (or remove) one first-level key of a tier on every given user, each through
     `user_update`, all under one batch id so the whole edit can be reverted as one.
-    A user whose update is refused is reported and left as it was; a dry run rolls back."""
-    if tier not in metadata.TIERS:
-        raise ServiceError(f"{tier!r} is not a metadata tier.")
-    if not remove and value is None:
-        raise ServiceError("Give a value to set, or remove the key.")
-    patch = {tier: {key: None if remove else value}}
-    metadata.apply_update(metadata.empty_profile(), patch, tenant.metadata_rules())
-    batch_id = uuid.uuid4()
-    ctx = dataclasses.replace(by, batch_id=batch_id)
-    report = BatchReport(dry_run=dry_run, batch_id=str(batch_id))
-    # Ids first: the rows are rewritten while we go, which a live cursor (SQLite) may not survive.
-    ids = list(users.order_by("pk").values_list("pk", flat=True))
-    with transaction.atomic():
-        for user in _in_chunks(ids):
-            report.matched += 1
-            version = user.version
-            try:
-                with transaction.atomic():
-                    updated = user_update(user=user, body=patch, by=ctx)
-            except (metadata.MetadataError, ServiceError) as error:
-                report.failed += 1
-                report.failures.append({"user_id": user.user_id, "message": error.message})
-                continue
-            if updated.version != version:
-                report.changed += 1
-                if len(report.samples) < SAMPLE_DIFFS:
-                    event = (
-                        AuditEvent.objects.filter(tenant=tenant, target_pk=user.pk)
-                        .order_by("-seq")
-                        .first()
-                    )
-                    report.samples.append({"user_id": user.user_id, "event": event})
-        if dry_run:
-            transaction.set_rollback(True)
+
+    Users are taken in id order, a chunk per transaction; after each chunk `checkpoint` gets
+    the last id done, so an interrupted edit goes on with `after_pk` and `resume` (same batch
+    id). A user whose update is refused is reported and left as it was; a dry run rolls back.
+    """
+    patch = bulk_edit_patch(tenant, tier, key, value, remove)
+    report = resume or BatchReport(dry_run=dry_run, batch_id=str(uuid.uuid4()))
+    ctx = dataclasses.replace(by, batch_id=uuid.UUID(report.batch_id))
+    last = after_pk
+    while True:
+        with transaction.atomic():
+            # A chunk at a time, by id: rows are rewritten as we go, which a live cursor
+            # (SQLite) may not survive.
+            chunk = list(users.filter(pk__gt=last).order_by("pk")[:BATCH_CHUNK])
+            if not chunk:
+                break
+            failures: list[dict[str, Any]] = []
+            for user in chunk:
+                _bulk_edit_one(tenant, user, patch, ctx, report, failures)
+            last = chunk[-1].pk
+            if dry_run:
+                transaction.set_rollback(True)
+            elif checkpoint is not None:
+                checkpoint(report, last, failures)
+        if dry_run and checkpoint is not None:
+            checkpoint(report, last, failures)
     return report
 
 
-def _in_chunks(ids: list[int], size: int = 500) -> Iterator[User]:
-    for start in range(0, len(ids), size):
-        yield from User.objects.filter(pk__in=ids[start : start + size]).order_by("pk")
-
-
-def audit_revert_batch(*, tenant: Tenant, batch_id: uuid.UUID, by: Context) -> BatchReport:
-    """Revert every change of a batch (an import, a bulk edit), newest first, each on its
-    own; changes that conflict are reported and left alone. The reverts form a new batch."""
-    events = list(AuditEvent.objects.filter(tenant=tenant, batch_id=batch_id).order_by("-seq"))
-    if not events:
-        raise RevertConflict("No changes have that batch id.")
-    report = BatchReport(batch_id="")
-    ctx = dataclasses.replace(by, batch_id=uuid.uuid4())
-    report.batch_id = str(ctx.batch_id)
-    for event in events:
-        report.matched += 1
-        try:
-            with transaction.atomic():
-                audit_revert(event=event, by=ctx)
-        except (RevertConflict, metadata.MetadataError, ServiceError) as error:
-            report.failed += 1
-            report.failures.append(
-                {"seq": event.seq, "user_id": event.target_user_id, "message": error.message}
+def _bulk_edit_one(
+    tenant: Tenant,
+    user: User,
+    patch: dict[str, Any],
+    ctx: Context,
+    report: BatchReport,
+    failures: list[dict[str, Any]],
+) -> None:
+    report.matched += 1
+    version = user.version
+    try:
+        with transaction.atomic():
+            updated = user_update(user=user, body=patch, by=ctx)
+    except (metadata.MetadataError, ServiceError) as error:
+        report.fail({"user_id": user.user_id, "message": error.message}, failures)
+        return
+    if updated.version != version:
+        report.changed += 1
+        if len(report.samples) < SAMPLE_DIFFS:
+            event = (
+                AuditEvent.objects.filter(tenant=tenant, target_pk=user.pk).order_by("-seq").first()
             )
-        else:
-            report.changed += 1
+            report.samples.append({"user_id": user.user_id, "event": event})
+
+
+def users_bulk_edit_preview(
+    *,
+    tenant: Tenant,
+    users: QuerySet[User],
+    tier: str,
+    key: str,
+    value: Any = None,
+    remove: bool = False,
+    by: Context,
+) -> BatchReport:
+    """What a bulk edit would do, quickly at any size: how many users match, how many would
+    change (those whose key is not already the value, or that have the key to remove), and
+    the diffs of the first few, from a dry run of just those. Writes nothing."""
+    bulk_edit_patch(tenant, tier, key, value, remove)
+    current = KeyTransform(key, tier)
+    if remove:
+        changing = users.filter(**{f"{tier}__has_key": key})
+    else:
+        same = users.alias(bulk_current=current).filter(bulk_current=value)
+        changing = users.exclude(pk__in=same.values("pk"))
+    first = list(changing.order_by("pk").values_list("pk", flat=True)[:SAMPLE_DIFFS])
+    sampled = users_bulk_edit(
+        tenant=tenant,
+        users=User.objects.filter(pk__in=first),
+        tier=tier,
+        key=key,
+        value=value,
+        remove=remove,
+        by=by,
+        dry_run=True,
+    )
+    return BatchReport(
+        matched=users.count(),
+        changed=changing.count(),
+        dry_run=True,
+        samples=sampled.samples,
+        failures=sampled.failures,
+        failed=sampled.failed,
+    )
+
+
+def audit_revert_batch(
+    *,
+    tenant: Tenant,
+    batch_id: uuid.UUID,
+    by: Context,
+    resume: BatchReport | None = None,
+    before_seq: int | None = None,
+    checkpoint: BatchCheckpoint | None = None,
+) -> BatchReport:
+    """Revert every change of a batch (an import, a bulk edit), newest first, each on its
+    own; changes that conflict are reported and left alone. The reverts form a new batch.
+    Runs a chunk per transaction; `checkpoint` gets the last seq done, so an interrupted
+    revert goes on with `before_seq` and `resume`."""
+    events = AuditEvent.objects.filter(tenant=tenant, batch_id=batch_id)
+    if resume is None and not events.exists():
+        raise RevertConflict("No changes have that batch id.")
+    report = resume or BatchReport(batch_id=str(uuid.uuid4()))
+    ctx = dataclasses.replace(by, batch_id=uuid.UUID(report.batch_id))
+    while True:
+        with transaction.atomic():
+            pending = events.filter(seq__lt=before_seq) if before_seq is not None else events
+            chunk = list(pending.order_by("-seq")[:BATCH_CHUNK])
+            if not chunk:
+                break
+            failures: list[dict[str, Any]] = []
+            for event in chunk:
+                report.matched += 1
+                try:
+                    with transaction.atomic():
+                        audit_revert(event=event, by=ctx)
+                except (RevertConflict, metadata.MetadataError, ServiceError) as error:
+                    failure = {
+                        "seq": event.seq,
+                        "user_id": event.target_user_id,
+                        "message": error.message,
+                    }
+                    report.fail(failure, failures)
+                else:
+                    report.changed += 1
+            before_seq = chunk[-1].seq
+            if checkpoint is not None:
+                checkpoint(report, before_seq, failures)
     return report

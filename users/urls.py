@@ -1,12 +1,21 @@
 from django.urls import path
 
-from users.views.audit import batch_revert, event_revert
+from users.views.audit import event_revert
 from users.views.audit_log import audit_log
 from users.views.bulk_edit import bulk_edit
 from users.views.dashboard import dashboard, tenant_settings
 from users.views.export import user_export
 from users.views.home import home, tenant_switch
-from users.views.jobs import export_start, job_detail, job_download
+from users.views.jobs import (
+    batch_revert,
+    export_start,
+    import_repeat,
+    import_start,
+    job_detail,
+    job_download,
+    job_list,
+    job_resume,
+)
 from users.views.metadata import metadata_delete_key, metadata_edit
 from users.views.user_actions import user_block, user_delete
 from users.views.user_detail import user_detail
@@ -22,6 +31,7 @@ urlpatterns = [
     path("t/<slug:tenant>/users/", user_list, name="user_list"),
     path("t/<slug:tenant>/users/export/", user_export, name="user_export"),
     path("t/<slug:tenant>/users/bulk-edit/", bulk_edit, name="bulk_edit"),
+    path("t/<slug:tenant>/users/import/", import_start, name="import_start"),
     path("t/<slug:tenant>/users/<str:user_id>/", user_detail, name="user_detail"),
     path(
         "t/<slug:tenant>/users/<str:user_id>/metadata/<str:tier>/",
@@ -36,7 +46,10 @@ urlpatterns = [
     path("t/<slug:tenant>/users/<str:user_id>/block/", user_block, name="user_block"),
     path("t/<slug:tenant>/users/<str:user_id>/delete/", user_delete, name="user_delete"),
     path("t/<slug:tenant>/jobs/export/", export_start, name="export_start"),
+    path("t/<slug:tenant>/jobs/", job_list, name="job_list"),
     path("t/<slug:tenant>/jobs/<int:job_id>/", job_detail, name="job_detail"),
+    path("t/<slug:tenant>/jobs/<int:job_id>/resume/", job_resume, name="job_resume"),
+    path("t/<slug:tenant>/jobs/<int:job_id>/import/", import_repeat, name="import_repeat"),
     path("t/<slug:tenant>/jobs/<int:job_id>/download/", job_download, name="job_download"),
     path("t/<slug:tenant>/audit/", audit_log, name="audit_log"),
     path("t/<slug:tenant>/audit/<int:seq>/revert/", event_revert, name="event_revert"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ from tests.factories import FACTORY_CONTEXT, UserFactory
 from tests.helpers import events
 from users import metadata, services
 from users.imports import import_users
-from users.models import Tenant, User
+from users.models import Job, Tenant, User
 from users.search import users_matching
 
 pytestmark = pytest.mark.django_db
@@ -132,6 +134,7 @@ def test_console_batch_revert(
     editor: StaffAccount,
     tenant: Tenant,
     crowd: list[User],
+    jobs_run_now: Path,
 ) -> None:
     report = edit(tenant, "", key="beta", value=True)
     url = reverse("users:batch_revert", args=[tenant.slug, report.batch_id])
@@ -142,11 +145,19 @@ def test_console_batch_revert(
         "Revert the whole batch"
         in client.get(reverse("users:audit_log", args=[tenant.slug])).content.decode()
     )
-    page = client.post(url, follow=True).content.decode()
-    assert "Reverted 6 of 6 changes of the batch." in page
+    response = client.post(url, headers={"HX-Request": "true"})
+    job = Job.objects.get(kind="revert")
+    assert response["HX-Redirect"] == reverse("users:job_detail", args=[tenant.slug, job.pk])
+    page = client.get(response["HX-Redirect"]).content.decode()
+    assert "Succeeded" in page and "6 changes done: <strong>6</strong> changed" in page
+    assert "Revert the whole batch" in page  # the revert is a batch too, and can be undone
     assert not User.objects.filter(user_metadata__has_key="beta").exists()
     assert (
         client.post(reverse("users:batch_revert", args=[tenant.slug, "not-a-uuid"])).status_code
+        == 404
+    )
+    assert (
+        client.post(reverse("users:batch_revert", args=[tenant.slug, uuid.uuid4()])).status_code
         == 404
     )
 
@@ -156,7 +167,7 @@ def bulk_url(tenant: Tenant) -> str:
 
 
 def test_console_bulk_edit_previews_then_applies(
-    client: Client, admin_staff: StaffAccount, tenant: Tenant, crowd: list[User]
+    client: Client, admin_staff: StaffAccount, tenant: Tenant, crowd: list[User], jobs_run_now: Path
 ) -> None:
     client.force_login(admin_staff)
     assert (
@@ -172,11 +183,17 @@ def test_console_bulk_edit_previews_then_applies(
     }
     preview = client.post(bulk_url(tenant), {**data, "intent": "preview"}).content.decode()
     assert "Preview: nothing was changed" in preview and "3 users match; 3 would change" in preview
-    assert "user_metadata.beta" in preview
+    assert "user_metadata.beta" in preview and "(3 change)" in preview
     assert not User.objects.filter(user_metadata__has_key="beta").exists()
-    applied = client.post(bulk_url(tenant), {**data, "intent": "apply"}).content.decode()
-    assert "Applied" in applied and "3 changed" in applied
+    response = client.post(bulk_url(tenant), {**data, "intent": "apply"})
+    job = Job.objects.get(kind="bulk_edit")
+    assert response["Location"] == reverse("users:job_detail", args=[tenant.slug, job.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "Succeeded" in page and "3 users done: <strong>3</strong> changed" in page
+    assert "Sample changes" in page and "Revert the whole batch" in page
     assert User.objects.filter(user_metadata__beta=True).count() == 3
+    again = client.post(bulk_url(tenant), {**data, "intent": "preview"}).content.decode()
+    assert "3 users match; 0 would change" in again
 
 
 @pytest.mark.parametrize(
@@ -208,11 +225,13 @@ def test_console_bulk_edit_refusals(
     crowd: list[User],
     data: dict[str, str],
     message: str,
+    jobs_run_now: Path,
 ) -> None:
     client.force_login(admin_staff)
-    page = client.post(bulk_url(tenant), {**data, "intent": "apply"}).content.decode()
-    assert message in page
-    assert len(events(tenant, action="user.update")) == 0
+    for intent in ("preview", "apply"):
+        page = client.post(bulk_url(tenant), {**data, "intent": intent}).content.decode()
+        assert message in page
+    assert len(events(tenant, action="user.update")) == 0 and not Job.objects.exists()
 
 
 @pytest.mark.parametrize(

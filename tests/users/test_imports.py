@@ -38,14 +38,23 @@ def test_auth0_json_imports_valid_rows_and_reports_the_rest(tenant: Tenant) -> N
             {"name": "no email"},
             {"email": "A@x.test"},
             "not an object",
+            {"email": "d@x.test", "user_id": "auth0|same"},
+            {"email": "e@x.test", "user_id": "auth0|same"},
+            {"email": "f@x.test", "user_metadata": {"theme": "light"}},
         ]
     )
     report = import_users(tenant, rows)
-    assert report.summary() == {"inserted": 1, "updated": 0, "failed": 5, "total": 6}
-    imported = User.objects.get(tenant=tenant, email="a@x.test")
-    assert imported.user_metadata == {"theme": "dark"} and imported.app_metadata == {"plan": "pro"}
-    assert imported.password == f"bcrypt${BCRYPT}"
+    assert report.summary() == {"inserted": 1, "updated": 0, "failed": 8, "total": 9}
+    assert User.objects.get(tenant=tenant).email == "f@x.test"
     failures = {f["row"]: f for f in report.failures}
+    # A user twice in one file: every occurrence fails, so nothing is guessed.
+    for row in (0, 4):
+        assert failures[row]["errors"][0]["message"] == (
+            "The email a@x.test is in this file 2 times (users 1, 5); none of them was "
+            "imported. Keep one and import again."
+        )
+    assert "user_id auth0|same is in this file 2 times" in failures[6]["errors"][0]["message"]
+    assert "user_id auth0|same" in failures[7]["errors"][0]["message"]
     assert failures[1]["errors"][0]["message"].startswith(
         "Payload validation error: 'Additional properties not allowed: shoe_size'"
     )
@@ -55,11 +64,18 @@ def test_auth0_json_imports_valid_rows_and_reports_the_rest(tenant: Tenant) -> N
         "path": "user_metadata.a.b",
     }
     assert failures[3]["errors"][0]["path"] == "email"
-    assert "more than once" in failures[4]["errors"][0]["message"]
     assert failures[5]["errors"][0]["message"] == "Each user must be a JSON object."
+    first_batch = report.batch_id
+
+    report = import_users(tenant, rows_of([rows[0]]))
+    assert report.summary() == {"inserted": 1, "updated": 0, "failed": 0, "total": 1}
+    imported = User.objects.get(tenant=tenant, email="a@x.test")
+    assert imported.user_metadata == {"theme": "dark"} and imported.app_metadata == {"plan": "pro"}
+    assert imported.password == f"bcrypt${BCRYPT}"
     created = events(tenant, action="user.create")
-    assert [(e.channel, e.actor_kind, str(e.batch_id)) for e in created] == [
-        ("import", "import", report.batch_id)
+    assert [(e.channel, e.actor_kind, str(e.batch_id), e.target_user_id) for e in created] == [
+        ("import", "import", first_batch, User.objects.get(email="f@x.test").user_id),
+        ("import", "import", report.batch_id, imported.user_id),
     ]
 
 

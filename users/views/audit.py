@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -41,30 +39,3 @@ def event_revert(
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("users:user_list", args=[membership.tenant.slug])
     return redirect(target)
-
-
-@require_POST
-@tenant_view(Role.ADMIN)
-def batch_revert(
-    request: AuthenticatedHttpRequest, membership: Membership, batch_id: str
-) -> HttpResponse:
-    """Revert every change of an import or bulk edit; conflicts are listed, the rest undone."""
-    try:
-        batch = uuid.UUID(batch_id)
-    except ValueError:
-        raise Http404("No such batch.") from None
-    by = Context.for_staff(request, channel=Channel.CONSOLE)
-    try:
-        report = services.audit_revert_batch(tenant=membership.tenant, batch_id=batch, by=by)
-    except services.RevertConflict as error:
-        messages.error(request, error.message)
-    else:
-        text = f"Reverted {report.changed} of {report.matched} changes of the batch."
-        if report.failed:
-            details = "; ".join(f"#{f['seq']}: {f['message']}" for f in report.failures[:5])
-            messages.warning(request, f"{text} {report.failed} could not be reverted: {details}")
-        else:
-            messages.success(request, text)
-    if request.htmx:
-        return HttpResponseClientRefresh()
-    return redirect(reverse("users:audit_log", args=[membership.tenant.slug]))

@@ -1,13 +1,14 @@
-"""Bulk edit by query from the console: preview (a dry run with sample diffs), then apply."""
+"""Bulk edit by query from the console: a quick preview, then the edit runs as a job."""
 
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from metadata_admin.http import AuthenticatedHttpRequest
-from users import audit, metadata, services
+from users import audit, jobs, metadata, services
 from users.access import tenant_view
 from users.audit import Context
 from users.forms import BulkEditForm
@@ -24,17 +25,23 @@ def bulk_edit(request: AuthenticatedHttpRequest, membership: Membership) -> Http
     samples: list[tuple[object, list[audit.Change]]] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        dry_run = request.POST.get("intent") != "apply"
+        edit = {
+            "tier": data["tier"],
+            "key": data["key"],
+            "value": data.get("parsed_value"),
+            "remove": data["action"] == "remove",
+        }
         try:
-            report = services.users_bulk_edit(
+            if request.POST.get("intent") == "apply":
+                job = jobs.bulk_edit_job_start(
+                    tenant=tenant, staff_pk=request.user.pk, q=data["q"], **edit
+                )
+                return redirect(reverse("users:job_detail", args=[tenant.slug, job.pk]))
+            report = services.users_bulk_edit_preview(
                 tenant=tenant,
                 users=users_matching(tenant, data["q"]),
-                tier=data["tier"],
-                key=data["key"],
-                value=data.get("parsed_value"),
-                remove=data["action"] == "remove",
                 by=Context.for_staff(request, channel=Channel.CONSOLE),
-                dry_run=dry_run,
+                **edit,
             )
         except (SearchError, metadata.MetadataError, services.ServiceError) as error:
             form.add_error(None, error.message)

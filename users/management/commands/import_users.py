@@ -4,10 +4,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from users.imports import (
-    DEFAULT_MAX_BYTES,
     ImportFileError,
     ImportFormat,
     import_users,
@@ -42,10 +42,11 @@ class Command(BaseCommand):
             raise CommandError(f"No file {path}.")
         chosen = options["format"] or path.suffix.lower().lstrip(".")
         fmt: ImportFormat = "csv" if chosen == "csv" else "json"
-        if path.stat().st_size > DEFAULT_MAX_BYTES:
-            raise CommandError(f"{path} is over the {DEFAULT_MAX_BYTES:,}-byte limit; split it.")
+        limit = settings.IMPORT_MAX_BYTES
+        if path.stat().st_size > limit:
+            raise CommandError(f"{path} is over the {limit:,}-byte limit; split it.")
         try:
-            rows = read_rows(path.read_bytes(), fmt)
+            rows = read_rows(path.read_bytes(), fmt, max_bytes=limit)
         except ImportFileError as error:
             raise CommandError(error.message) from None
         report = import_users(
