@@ -10,7 +10,6 @@ from tests.factories import StaffFactory, TenantFactory, UserFactory
 from users.audit import Actor, Context
 from users.models import ActorKind, Channel, Membership, Role, Tenant, User
 
-
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 QUEUED_TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
 

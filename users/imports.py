@@ -428,7 +428,7 @@ def import_users(
     resume: ImportReport | None = None,
     start_row: int = 0,
     checkpoint: Checkpoint | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> ImportReport:
     """Import `rows` (from `read_rows`); returns the report. Each row is all or nothing; rows
     commit a chunk at a time, so an interrupted import can go on from `start_row` with the
@@ -438,8 +438,9 @@ def import_users(
     ctx = dataclasses.replace(ctx, batch_id=uuid.UUID(report.batch_id), channel=Channel.IMPORT)
     job = ImportSettings(tenant, upsert, metadata_mode, ctx, tenant.metadata_rules(), {})
     repeated = _repeated(rows)
-    for first in range(start_row, len(rows), chunk_rows):
-        end = min(first + chunk_rows, len(rows))
+    step = chunk_rows or CHUNK_ROWS
+    for first in range(start_row, len(rows), step):
+        end = min(first + step, len(rows))
         with transaction.atomic():
             chunk = _import_chunk(job, first, rows[first:end], repeated)
             report.add(chunk.outcomes, chunk.failures, rows, first)

@@ -242,3 +242,46 @@ def test_console_bulk_edit_needs_admin(
 ) -> None:
     client.force_login(request.getfixturevalue(persona))
     assert client.get(bulk_url(tenant)).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "remove", "changing"),
+    [
+        ("theme", "dark", False, 3),  # three are light
+        ("theme", None, True, 6),
+        ("prefs", {"a": [1, 2]}, False, 5),  # one already has exactly this object
+        ("missing", None, True, 0),
+        ("n", 1, False, 5),
+    ],
+)
+def test_bulk_edit_preview_counts_the_users_that_would_change(
+    tenant: Tenant, crowd: list[User], key: str, value: Any, remove: bool, changing: int
+) -> None:
+    services.user_update(
+        user=crowd[0], body={"user_metadata": {"prefs": {"a": [1, 2]}, "n": 1}}, by=FACTORY_CONTEXT
+    )
+    before = len(events(tenant))
+    report = services.users_bulk_edit_preview(
+        tenant=tenant,
+        users=users_matching(tenant, ""),
+        tier="user_metadata",
+        key=key,
+        value=value,
+        remove=remove,
+        by=FACTORY_CONTEXT,
+    )
+    assert (report.matched, report.changed, report.dry_run) == (6, changing, True)
+    assert len(report.samples) == min(changing, services.SAMPLE_DIFFS)
+    assert len(events(tenant)) == before
+
+
+def test_job_list(
+    client: Client, admin_staff: StaffAccount, tenant: Tenant, crowd: list[User], jobs_wait: Path
+) -> None:
+    client.force_login(admin_staff)
+    client.post(
+        bulk_url(tenant),
+        {"q": "", "tier": "user_metadata", "key": "k", "action": "remove", "intent": "apply"},
+    )
+    page = client.get(reverse("users:job_list", args=[tenant.slug])).content.decode()
+    assert "Bulk edit #" in page and "Queued" in page and admin_staff.username in page

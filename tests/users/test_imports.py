@@ -12,9 +12,11 @@ from django.core.management.base import CommandError
 
 from tests.factories import TenantFactory, UserFactory
 from tests.helpers import events
+from users.audit import verify_chain
 from users.exports import export_users
-from users.imports import ImportFileError, import_users, read_rows
+from users.imports import ImportFileError, ImportReport, import_users, read_rows
 from users.models import Tenant, User
+from users.search import users_matching
 
 pytestmark = pytest.mark.django_db
 BCRYPT = "$2b$10$" + "a" * 53
@@ -181,7 +183,7 @@ def test_bad_csv_lines_fail_alone(tenant: Tenant) -> None:
 def test_cli(tenant: Tenant, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "users.json"
     source.write_text(json.dumps([{"email": "a@x.test"}, {"email": "b@x.test", "blocked": "yes"}]))
-    errors = tmp_path / "errors.json"
+    errors = tmp_path / "errors.ndjson"
     call_command("import_users", "acme", str(source), "--dry-run")
     assert json.loads(capsys.readouterr().out.splitlines()[0])["dry_run"] is True
     assert not User.objects.filter(email="a@x.test").exists()
@@ -189,8 +191,71 @@ def test_cli(tenant: Tenant, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert json.loads(out.splitlines()[0])["inserted"] == 1
     assert "blocked must be true or false" in out
-    assert json.loads(errors.read_text())[0]["row"] == 1
+    assert [json.loads(line)["row"] for line in errors.read_text().splitlines()] == [1]
     with pytest.raises(CommandError, match="not valid JSON"):
         bad = tmp_path / "bad.json"
         bad.write_text("[{")
         call_command("import_users", "acme", str(bad))
+
+
+def test_new_users_go_in_by_chunks_each_audited_in_one_chain(tenant: Tenant) -> None:
+    taken = UserFactory.create(tenant=tenant, email="old@x.test", user_id="auth0|taken")
+    rows = rows_of(
+        [{"email": f"u{i}@x.test", "user_metadata": {"n": i, "tags": ["a", "b"]}} for i in range(7)]
+        + [{"email": "clash@x.test", "user_id": "auth0|taken"}, {"email": "last@x.test"}]
+    )
+    report = import_users(tenant, rows, chunk_rows=3)
+    assert report.summary() == {"inserted": 8, "updated": 0, "failed": 1, "total": 9}
+    # The chunk with a taken user_id fell back to one row at a time: only that row failed.
+    assert report.failures == [
+        {
+            "row": 7,
+            "user": "clash@x.test",
+            "errors": [
+                {
+                    "code": "user_exists",
+                    "message": "A user with the user_id auth0|taken already exists.",
+                    "path": "",
+                }
+            ],
+        }
+    ]
+    assert User.objects.get(pk=taken.pk).email == "old@x.test"
+    created = events(tenant, action="user.create", batch_id=report.batch_id)
+    assert len(created) == 8
+    assert verify_chain(tenant).ok
+    u3 = User.objects.get(email="u3@x.test")
+    assert (u3.user_metadata, u3.identities.count()) == ({"n": 3, "tags": ["a", "b"]}, 1)
+    assert set(users_matching(tenant, "user_metadata.tags:b").values_list("email", flat=True)) == {
+        f"u{i}@x.test" for i in range(7)
+    }
+    assert [p["outcome"] for p in report.preview] == ["inserted"] * 7 + ["failed", "inserted"]
+
+
+def test_an_interrupted_import_goes_on_from_its_last_checkpoint(tenant: Tenant) -> None:
+    rows = rows_of([{"email": f"u{i}@x.test"} for i in range(5)] + [{"email": "bad"}])
+    saved: list[tuple[dict[str, Any], int]] = []
+
+    class Stopped(Exception):
+        pass
+
+    def crash_after_two_chunks(report: ImportReport, next_row: int, failures: Any) -> None:
+        if len(saved) == 2:
+            raise Stopped  # the worker dies while the third chunk is in its transaction
+        saved.append((report.to_dict(), next_row))
+
+    with pytest.raises(Stopped):
+        import_users(tenant, rows, chunk_rows=2, checkpoint=crash_after_two_chunks)
+    assert User.objects.filter(tenant=tenant).count() == 4  # the third chunk rolled back whole
+    report_so_far, next_row = saved[-1]
+    report = import_users(
+        tenant,
+        rows,
+        chunk_rows=2,
+        resume=ImportReport.from_dict(report_so_far),
+        start_row=next_row,
+    )
+    assert report.summary() == {"inserted": 5, "updated": 0, "failed": 1, "total": 6}
+    assert User.objects.filter(tenant=tenant).count() == 5
+    assert {str(e.batch_id) for e in events(tenant, action="user.create")} == {report.batch_id}
+    assert verify_chain(tenant).ok

@@ -17,14 +17,6 @@ from users import jobs
 from users.models import Job, Tenant
 
 pytestmark = pytest.mark.django_db
-IMMEDIATE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-DUMMY = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-
-
-@pytest.fixture
-def files(settings: Any, tmp_path: Path) -> Path:
-    settings.JOB_FILES_DIR = tmp_path
-    return tmp_path
 
 
 @pytest.fixture
@@ -42,14 +34,10 @@ def test_an_export_job_runs_and_its_file_downloads(
     admin_staff: StaffAccount,
     tenant: Tenant,
     people: None,
-    files: Path,
-    settings: Any,
-    django_capture_on_commit_callbacks: Any,
+    jobs_run_now: Path,
 ) -> None:
-    settings.TASKS = IMMEDIATE
     client.force_login(admin_staff)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = start(client, tenant, q="user_metadata.n:[1 TO *]", format="csv")
+    response = start(client, tenant, q="user_metadata.n:[1 TO *]", format="csv")
     job = Job.objects.get()
     assert response["Location"] == reverse("users:job_detail", args=[tenant.slug, job.pk])
     job.refresh_from_db()
@@ -62,9 +50,8 @@ def test_an_export_job_runs_and_its_file_downloads(
 
 
 def test_a_queued_job_page_polls(
-    client: Client, admin_staff: StaffAccount, tenant: Tenant, files: Path, settings: Any
+    client: Client, admin_staff: StaffAccount, tenant: Tenant, jobs_wait: Path
 ) -> None:
-    settings.TASKS = DUMMY
     client.force_login(admin_staff)
     response = start(client, tenant)
     fragment = client.get(response["Location"], headers={"HX-Request": "true"}).content.decode()
@@ -95,7 +82,7 @@ def test_a_job_whose_worker_stopped_is_failed_with_the_reason(
     assert job.status == "failed"
 
 
-def test_files_expire_after_a_day(tenant: Tenant, files: Path) -> None:
+def test_files_expire_after_a_day(tenant: Tenant, job_files: Path) -> None:
     job = Job.objects.create(
         tenant=tenant,
         status=Job.Status.SUCCEEDED,
@@ -106,9 +93,8 @@ def test_files_expire_after_a_day(tenant: Tenant, files: Path) -> None:
 
 
 def test_bad_exports_are_refused_before_queueing(
-    client: Client, admin_staff: StaffAccount, tenant: Tenant, files: Path, settings: Any
+    client: Client, admin_staff: StaffAccount, tenant: Tenant, jobs_wait: Path
 ) -> None:
-    settings.TASKS = DUMMY
     client.force_login(admin_staff)
     response = start(client, tenant, q="app_metadata.plan:pro")
     assert not Job.objects.exists()
@@ -126,7 +112,7 @@ def test_jobs_need_admin(
 
 
 def test_expired_files_are_pruned(
-    tenant: Tenant, files: Path, capsys: pytest.CaptureFixture[str]
+    tenant: Tenant, job_files: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from django.core.management import call_command
 
@@ -142,11 +128,11 @@ def test_expired_files_are_pruned(
         finished_at=timezone.now(),
         file_name="fresh.csv",
     )
-    (files / "old.csv").write_text("x")
-    (files / "fresh.csv").write_text("y")
+    (job_files / "old.csv").write_text("x")
+    (job_files / "fresh.csv").write_text("y")
     call_command("jobs_prune")
     assert "Deleted 1 expired job files." in capsys.readouterr().out
-    assert not (files / "old.csv").exists() and (files / "fresh.csv").exists()
+    assert not (job_files / "old.csv").exists() and (job_files / "fresh.csv").exists()
     old.refresh_from_db()
     fresh.refresh_from_db()
     assert (old.file_name, fresh.file_name) == ("", "fresh.csv")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from users.imports import (
     ImportFileError,
     ImportFormat,
+    ImportReport,
     import_users,
     read_rows,
 )
@@ -31,7 +33,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--metadata-mode", choices=("replace", "merge"), default="replace")
         parser.add_argument("--dry-run", action="store_true", help="Report, then write nothing")
-        parser.add_argument("--errors", help="Write the failed rows as JSON to this file")
+        parser.add_argument(
+            "--errors", help="Write every failed row to this file, one JSON object a line"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = Tenant.objects.filter(slug=options["tenant"]).first()
@@ -49,17 +53,29 @@ class Command(BaseCommand):
             rows = read_rows(path.read_bytes(), fmt, max_bytes=limit)
         except ImportFileError as error:
             raise CommandError(error.message) from None
-        report = import_users(
-            tenant,
-            rows,
-            upsert=options["upsert"],
-            metadata_mode=options["metadata_mode"],
-            dry_run=options["dry_run"],
-        )
-        if options["errors"]:
-            Path(options["errors"]).write_text(
-                json.dumps(report.failures, indent=2, ensure_ascii=False)
+        with ExitStack() as stack:
+            errors = (
+                stack.enter_context(Path(options["errors"]).open("w"))
+                if options["errors"]
+                else None
             )
+
+            def progress(
+                report: ImportReport, next_row: int, failures: list[dict[str, Any]]
+            ) -> None:
+                if errors is not None:
+                    errors.writelines(json.dumps(f, ensure_ascii=False) + "\n" for f in failures)
+                self.stderr.write(f"{next_row:,} of {report.total:,} rows", ending="\r")
+
+            report = import_users(
+                tenant,
+                rows,
+                upsert=options["upsert"],
+                metadata_mode=options["metadata_mode"],
+                dry_run=options["dry_run"],
+                checkpoint=progress,
+            )
+        self.stderr.write("")
         out = {**report.summary(), "dry_run": report.dry_run, "batch_id": report.batch_id}
         self.stdout.write(json.dumps(out))
         for failure in report.failures[:10]:
