@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format clean bench-search bench-seed bench-console bench-export screenshots
+.PHONY: run test lint format clean bench-search bench-seed bench-console bench-export bench-import screenshots
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/metadata_bench
 BENCH_USERS ?= 1000000
@@ -59,6 +59,11 @@ bench-console: $(VENV)/.installed-dev .env
 # CSV export of all the users bench-search loaded: rows/s and peak RSS.
 bench-export: $(VENV)/.installed-dev .env
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.export
+
+# Imports 100,000 users as a job beside the users bench-search loaded: rows/s.
+bench-import: $(VENV)/.installed-dev .env
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.imports
 
 # Seeds 100,000 demo users into a fresh SQLite database and prints how long it took.
 bench-seed: $(VENV)/.installed-dev .env

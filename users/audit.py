@@ -80,10 +80,22 @@ class Context:
 def make_patches(
     before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The RFC 6902 patch from before to after, and its inverse."""
+    """The RFC 6902 patch from before to after, and its inverse. Creations and deletions
+    (one side empty) are built directly, as jsonpatch would, without its diffing: they are
+    most of an import. Their values are the profile's own objects, not copies (the event is
+    written at once; nobody edits a profile in place)."""
+    if not before or not after:
+        keys = [(_pointer(key), value) for key, value in (after or before).items()]
+        adds = [{"op": "add", "path": path, "value": value} for path, value in keys]
+        removes = [{"op": "remove", "path": path} for path, _ in keys]
+        return (adds, removes) if after else (removes, adds)
     forward = jsonpatch.make_patch(before, after).patch
     inverse = jsonpatch.make_patch(after, before).patch
     return forward, inverse
+
+
+def _pointer(key: str) -> str:
+    return "/" + str(key).replace("~", "~0").replace("/", "~1")
 
 
 def _normalize_ip(ip: str | None) -> str | None:
@@ -209,7 +221,14 @@ def _canonical(value: Any) -> Any:
     """Numbers as the database gives them back: PostgreSQL's jsonb turns 1e20 into an
     integer and 1.0 keeps its scale, so integral values are compared as integers below
     2**53 and as floats above."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    kind = type(value)  # the common JSON types first, by exact type: this runs per value
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if kind is list:
+        return [_canonical(item) for item in value]
+    if isinstance(value, bool):
         return value
     if isinstance(value, int):
         if abs(value) < _FLOAT_EXACT:

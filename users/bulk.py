@@ -2,7 +2,7 @@
 
 Django's `bulk_create` compiles SQL for every batch of at most a few dozen rows on SQLite;
 one prepared INSERT run with `executemany` is several times faster for the large batches of
-seeding and loading.
+seeding, loading and importing, and PostgreSQL's COPY faster again.
 """
 
 from __future__ import annotations
@@ -24,13 +24,20 @@ def insert_tuples(
         return
     connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(model._meta.db_table),
-        ", ".join(quote(column) for column in columns),
-        ", ".join(["%s"] * len(columns)),
-    )
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(column) for column in columns)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "postgresql":
+            # COPY is several times faster than even a pipelined executemany.
+            with (
+                connection.wrap_database_errors,  # as Django's own errors (IntegrityError)
+                cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)
 
 
 def insert_rows(objs: Sequence[Model]) -> None:

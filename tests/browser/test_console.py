@@ -126,3 +126,57 @@ def test_a_bad_query_shows_where(page: Page, live_server: Any, shop: dict[str, A
     page.goto(users_url(base, shop["paid"]))
     page.get_by_label("Search").fill("name:(grace")
     expect(page.locator("#user-table [role=alert]")).to_contain_text("Syntax error at position")
+
+
+def test_export_the_search_results_as_a_download(
+    page: Page, live_server: Any, shop: dict[str, Any], jobs_run_now: Any
+) -> None:
+    base = live_server.url
+    sign_in(page, base, "admin@staff.test")
+    page.goto(users_url(base, shop["paid"]) + "?q=user_metadata.theme:dark")
+    expect(page.locator("#user-table")).to_contain_text("1 user match")
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="CSV", exact=True).click()
+    download = caught.value
+    assert download.suggested_filename == "users-globex.csv"
+    lines = download.path().read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("user_id,given_name,family_name,nickname,name,email,")
+    assert len(lines) == 2 and "grace@globex.test" in lines[1]
+
+
+def test_import_with_a_failing_row_dry_run_then_for_real(
+    page: Page, live_server: Any, shop: dict[str, Any], jobs_run_now: Any
+) -> None:
+    base = live_server.url
+    sign_in(page, base, "admin@staff.test")
+    page.goto(users_url(base, shop["free"]))
+    page.get_by_role("link", name="Import users").click()
+    expect(page.get_by_role("heading", name="Import users")).to_be_visible()
+    rows = [
+        {"email": "new@acme.test", "user_metadata": {"theme": "dark"}},
+        {"email": "bad@acme.test", "user_metadata": {"a.b": 1}},
+    ]
+    page.get_by_label("File").set_input_files(
+        {"name": "users.json", "mimeType": "application/json", "buffer": json.dumps(rows).encode()}
+    )
+    page.get_by_role("button", name="Dry run").click()
+    progress = page.locator("#job-progress")
+    expect(progress).to_contain_text("Succeeded")
+    expect(progress).to_contain_text("Dry run, nothing was written: would insert 1")
+    expect(progress).to_contain_text("failed 1, of 2")
+    expect(progress.locator("tr.outcome-failed")).to_contain_text("bad@acme.test")
+    expect(progress.locator("tr.outcome-failed")).to_contain_text("user_metadata.a.b")
+    assert not User.objects.filter(email="new@acme.test").exists()
+
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="Download the 1 refused row with their errors").click()
+    text = caught.value.path().read_text(encoding="utf-8")
+    refused = [json.loads(line) for line in text.splitlines()]
+    assert [(r["row"], r["user"], r["errors"][0]["path"]) for r in refused] == [
+        (1, "bad@acme.test", "user_metadata.a.b")
+    ]
+
+    page.get_by_role("button", name="Import this file for real").click()
+    expect(page.locator("#job-progress")).to_contain_text("Inserted 1, updated 0, failed 1, of 2")
+    assert User.objects.get(email="new@acme.test").user_metadata == {"theme": "dark"}
+    expect(page.get_by_role("button", name="Revert the whole batch")).to_be_visible()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import jsonpatch
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -15,7 +16,7 @@ from django.db import DatabaseError, connection, transaction
 from tests.factories import UserFactory
 from tests.helpers import events, on_postgres
 from users import services
-from users.audit import Context, verify_chain
+from users.audit import Context, make_patches, verify_chain
 from users.models import AuditEvent, Tenant, User
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +218,21 @@ def test_revert_of_create_deletes_an_unchanged_user(tenant: Tenant, ctx: Context
 def test_tenant_events_cannot_be_reverted(tenant: Tenant, ctx: Context) -> None:
     with pytest.raises(services.RevertConflict, match=r"tenant\.create cannot be reverted"):
         services.audit_revert(event=events(tenant)[0], by=ctx)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({}, {"email": "a@x.test", "a/b~c": {"n": [1, {"x": None}]}, "blocked": False}),
+        ({"email": "a@x.test", "user_metadata": {"k": 1}}, {}),
+        ({}, {}),
+    ],
+)
+def test_creation_and_deletion_patches_are_what_jsonpatch_makes(
+    before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    forward, inverse = make_patches(before, after)
+    assert forward == jsonpatch.make_patch(before, after).patch
+    assert inverse == jsonpatch.make_patch(after, before).patch
+    assert jsonpatch.apply_patch(before, forward) == after
+    assert jsonpatch.apply_patch(after, inverse) == before
