@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from tests.factories import UserFactory
 from tests.helpers import events
-from users import jobs
+from users import jobs, services
 from users.audit import verify_chain
 from users.models import Job, Tenant, User
 
@@ -154,7 +154,7 @@ def test_an_import_whose_worker_stopped_resumes_where_it_was(
     """The worker is killed during the third chunk: two chunks are in, the third rolled back
     whole. The job page says so; Resume imports the rest, in the same batch, nothing twice."""
     monkeypatch.setattr("users.imports.CHUNK_ROWS", 2)
-    real_prepare = jobs.imports.services.users_prepare
+    real_prepare = services.users_prepare
     calls = {"n": 0}
 
     def dies_on_the_fifth_user(**kwargs: Any) -> Any:
@@ -163,7 +163,7 @@ def test_an_import_whose_worker_stopped_resumes_where_it_was(
             raise SystemExit("worker killed")  # not an Exception: the job is not failed by us
         return real_prepare(**kwargs)
 
-    monkeypatch.setattr(jobs.imports.services, "users_prepare", dies_on_the_fifth_user)
+    monkeypatch.setattr(services, "users_prepare", dies_on_the_fifth_user)
     client.force_login(admin_staff)
     data = people(6, {"email": "bad@x.test", "blocked": "yes"})
     upload(client, tenant, "people.json", data, intent="import")  # the task runner swallows it
@@ -173,7 +173,7 @@ def test_an_import_whose_worker_stopped_resumes_where_it_was(
 
     page = client.get(reverse("users:job_detail", args=[tenant.slug, job.pk])).content.decode()
     assert "The worker stopped after 4 of 7." in page and ">Resume</button>" in page
-    monkeypatch.setattr(jobs.imports.services, "users_prepare", real_prepare)
+    monkeypatch.setattr(services, "users_prepare", real_prepare)
     client.post(reverse("users:job_resume", args=[tenant.slug, job.pk]))
     job.refresh_from_db()
     assert (job.status, job.attempt, job.done) == ("succeeded", 1, 7)
@@ -204,13 +204,13 @@ def test_a_replaced_run_stops_without_writing(
         metadata_mode="replace",
         dry_run=False,
     )
-    real_prepare = jobs.imports.services.users_prepare
+    real_prepare = services.users_prepare
 
     def resumed_elsewhere_meanwhile(**kwargs: Any) -> Any:
         Job.objects.filter(pk=job.pk).update(attempt=1)
         return real_prepare(**kwargs)
 
-    monkeypatch.setattr(jobs.imports.services, "users_prepare", resumed_elsewhere_meanwhile)
+    monkeypatch.setattr(services, "users_prepare", resumed_elsewhere_meanwhile)
     jobs.run_import.call(job.pk)
     assert not User.objects.filter(tenant=tenant).exists() and not events(
         tenant, action="user.create"
@@ -229,7 +229,7 @@ def test_a_bulk_edit_whose_worker_stopped_resumes(
     monkeypatch.setattr("users.services.BATCH_CHUNK", 2)
     for i in range(5):
         UserFactory.create(tenant=tenant, email=f"u{i}@x.test")
-    real_update = jobs.services.user_update
+    real_update = services.user_update
     calls = {"n": 0}
 
     def dies_on_the_third_user(**kwargs: Any) -> Any:
@@ -238,7 +238,7 @@ def test_a_bulk_edit_whose_worker_stopped_resumes(
             raise SystemExit("worker killed")
         return real_update(**kwargs)
 
-    monkeypatch.setattr(jobs.services, "user_update", dies_on_the_third_user)
+    monkeypatch.setattr(services, "user_update", dies_on_the_third_user)
     client.force_login(admin_staff)
     data = {"q": "", "tier": "user_metadata", "key": "beta", "action": "set", "value": "true"}
     client.post(reverse("users:bulk_edit", args=[tenant.slug]), {**data, "intent": "apply"})
@@ -246,7 +246,7 @@ def test_a_bulk_edit_whose_worker_stopped_resumes(
     stop_the_worker(job)
     assert User.objects.filter(user_metadata__beta=True).count() == 2
     assert jobs.refresh(job).status == "failed" and jobs.resumable(job)
-    monkeypatch.setattr(jobs.services, "user_update", real_update)
+    monkeypatch.setattr(services, "user_update", real_update)
     assert jobs.resume(job)
     job.refresh_from_db()
     assert (job.status, job.result["report"]["changed"], job.done) == ("succeeded", 5, 5)
