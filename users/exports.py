@@ -49,6 +49,32 @@ ROOT_FIELDS = (
     "last_ip",
     "logins_count",
 )
+# Column sets offered in the console (the command line takes any list).
+PRESETS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "default": ("Auth0's default columns", DEFAULT_FIELDS),
+    "profile": (
+        "Profile",
+        (
+            "user_id",
+            "email",
+            "email_verified",
+            "username",
+            "phone_number",
+            "name",
+            "given_name",
+            "family_name",
+            "nickname",
+            "blocked",
+            "connection",
+            "created_at",
+            "updated_at",
+            "last_login",
+            "logins_count",
+        ),
+    ),
+    "everything": ("Everything (both tiers whole, as JSON)", (*ROOT_FIELDS, *metadata.TIERS)),
+    "emails": ("Just user_id and email", ("user_id", "email")),
+}
 _FORMULA_CHARS = frozenset("=+-@\t\r")
 CHUNK = 2000
 

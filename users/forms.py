@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from users import metadata
+from users import exports, metadata
 from users.models import Tenant
 
 
@@ -145,4 +145,52 @@ class ImportForm(forms.Form):
                 self.add_error("format", "Choose JSON or CSV: the file name does not say.")
             else:
                 cleaned["format"] = extension
+        return cleaned
+
+
+class ExportForm(forms.Form):
+    """What to export: the users a query matches, with a preset of columns, the metadata
+    keys the tenant uses, and any other columns (`name:export_as`)."""
+
+    q = forms.CharField(required=False, label="Users matching", max_length=4000)
+    preset = forms.ChoiceField(
+        label="Columns", choices=[(key, label) for key, (label, _) in exports.PRESETS.items()]
+    )
+    keys = forms.MultipleChoiceField(
+        required=False,
+        label="Metadata keys in use",
+        widget=forms.CheckboxSelectMultiple,
+    )
+    extra = forms.CharField(
+        required=False,
+        label="More columns",
+        max_length=4000,
+        help_text="Comma-separated, NAME or NAME:HEADER, e.g. user_metadata.consent.given:Consent",
+    )
+    format = forms.ChoiceField(choices=[("csv", "CSV"), ("ndjson", "NDJSON (one user a line)")])
+    gzip = forms.BooleanField(required=False, label="Gzip the file")
+    background = forms.BooleanField(
+        required=False,
+        label="Run in the background (automatic above 10,000 users)",
+    )
+
+    def __init__(self, *args: Any, keys_in_use: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        keys = self.fields["keys"]
+        assert isinstance(keys, forms.MultipleChoiceField)
+        keys.choices = [(key, key) for key in keys_in_use]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        preset = cleaned.get("preset")
+        if preset is None:
+            return cleaned
+        names = [*exports.PRESETS[preset][1], *cleaned.get("keys", [])]
+        extra = [part for part in (cleaned.get("extra") or "").split(",") if part.strip()]
+        chosen = [name for name in names if name not in extra] + extra
+        try:
+            exports.parse_columns(chosen)
+        except exports.ExportError as error:
+            self.add_error("extra" if extra else "keys", error.message)
+        cleaned["columns"] = ",".join(dict.fromkeys(chosen))
         return cleaned

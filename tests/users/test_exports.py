@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User as StaffAccount
@@ -18,7 +19,7 @@ from django.urls import reverse
 from tests.factories import FACTORY_CONTEXT, UserFactory
 from users import services
 from users.exports import DEFAULT_FIELDS, ExportError, export_users
-from users.models import Tenant
+from users.models import Job, Tenant
 from users.search import PlanRequired, QuerySyntaxError
 
 pytestmark = pytest.mark.django_db
@@ -164,7 +165,7 @@ def test_console_export_refusal_is_explained(
     client.force_login(admin_staff)
     response = client.get(
         reverse("users:user_export", args=[tenant.slug]),
-        {"q": "app_metadata.plan:pro"},
+        {"q": "app_metadata.plan:pro", "format": "csv"},
         follow=True,
     )
     assert (
@@ -181,3 +182,87 @@ def test_console_export_needs_admin(
 ) -> None:
     client.force_login(request.getfixturevalue(persona))
     assert client.get(reverse("users:user_export", args=[tenant.slug])).status_code == status
+
+
+def export_page(client: Client, tenant: Tenant, **data: object) -> Any:
+    url = reverse("users:user_export", args=[tenant.slug])
+    return client.post(url, {"preset": "default", "format": "csv", **data})
+
+
+def test_the_export_page_offers_presets_and_the_keys_in_use(
+    client: Client, admin_staff: StaffAccount, tenant: Tenant, people: None
+) -> None:
+    client.force_login(admin_staff)
+    page = client.get(
+        reverse("users:user_export", args=[tenant.slug]), {"q": "user_metadata.plan:pro"}
+    ).content.decode()
+    assert 'value="user_metadata.plan:pro"' in page and "Auth0&#x27;s default columns" in page
+    for key in ("user_metadata.plan", "user_metadata.consent", "app_metadata.roles"):
+        assert f'value="{key}"' in page
+    response = export_page(
+        client,
+        tenant,
+        q="user_metadata.plan:pro",
+        preset="emails",
+        keys=["user_metadata.consent", "app_metadata.roles"],
+        extra="user_metadata.consent.given:Consent",
+    )
+    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0] == ["user_id", "email", "user_metadata.consent", "app_metadata.roles", "Consent"]
+    assert rows[1][1] == "ada@acme.test" and rows[1][4] == "true"
+    assert (json.loads(rows[1][2]), json.loads(rows[1][3])) == ({"given": True}, ["admin"])
+    assert len(rows) == 2
+
+
+def test_a_large_export_runs_as_a_job(
+    client: Client,
+    admin_staff: StaffAccount,
+    tenant: Tenant,
+    people: None,
+    jobs_run_now: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("users.views.export.STREAM_LIMIT", 1)
+    client.force_login(admin_staff)
+    response = export_page(client, tenant, preset="everything", format="ndjson", gzip="on")
+    job = Job.objects.get()
+    assert response["Location"] == reverse("users:job_detail", args=[tenant.slug, job.pk])
+    assert (job.status, job.total, job.params["fmt"], job.params["gzip"]) == (
+        "succeeded",
+        2,
+        "ndjson",
+        True,
+    )
+    lines = gzip.decompress((jobs_run_now / job.file_name).read_bytes()).splitlines()
+    assert {json.loads(line)["email"] for line in lines} == {"ada@acme.test", "grace@globex.test"}
+    assert json.loads(lines[0])["app_metadata"] == {"roles": ["admin"]}
+    # Small, but asked for in the background.
+    monkeypatch.setattr("users.views.export.STREAM_LIMIT", 10)
+    export_page(client, tenant, background="on")
+    assert Job.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"extra": "shoe_size"}, "Unknown column &#x27;shoe_size&#x27;"),
+        ({"extra": "email:user_id"}, "Two columns would both be called &#x27;user_id&#x27;"),
+        ({"q": "app_metadata.roles:admin"}, "needs the Essentials plan"),
+        ({"q": "name:(x"}, "Syntax error"),
+        ({"format": "xlsx"}, "Select a valid choice"),
+    ],
+)
+def test_bad_export_choices_are_refused_on_the_page(
+    client: Client,
+    admin_staff: StaffAccount,
+    tenant: Tenant,
+    people: None,
+    jobs_wait: Path,
+    data: dict[str, str],
+    message: str,
+) -> None:
+    client.force_login(admin_staff)
+    response = export_page(client, tenant, **data)
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not Job.objects.exists()

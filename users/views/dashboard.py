@@ -12,12 +12,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from metadata_admin.http import AuthenticatedHttpRequest
-from users import audit, services
+from users import audit, metadata, services
 from users.access import tenant_view
-from users.models import AuditEvent, Membership, Role, SearchLeaf, User
+from users.models import AuditEvent, Membership, Role, User
+from users.search.usage import KEY_SAMPLE, paths_in_use
 
 SIGNUP_DAYS = 90
-KEY_SAMPLE = 5000  # metadata keys are counted among this many newest users
+TOP_KEYS = 10
 CHART_WIDTH, CHART_HEIGHT = 720, 160
 
 
@@ -63,20 +64,7 @@ def dashboard(request: AuthenticatedHttpRequest, membership: Membership) -> Http
         .annotate(n=Count("id"))
         .order_by()
     )
-    newest = users.order_by("-created_at").values("id")[:KEY_SAMPLE]
-    keys = (
-        SearchLeaf.objects.filter(tenant=tenant, first=True, user_id__in=newest)
-        .values("tier", "path")
-        .annotate(n=Count("id"))
-        .order_by("-n", "path")
-    )
-    top: dict[str, list[dict[str, object]]] = {
-        SearchLeaf.USER_METADATA: [],
-        SearchLeaf.APP_METADATA: [],
-    }
-    for row in keys:
-        if len(top[row["tier"]]) < 10:
-            top[row["tier"]].append(row)
+    in_use = paths_in_use(tenant)
     recent = AuditEvent.objects.filter(tenant=tenant).order_by("-seq")[:10]
     context = {
         "membership": membership,
@@ -84,8 +72,8 @@ def dashboard(request: AuthenticatedHttpRequest, membership: Membership) -> Http
         "user_count": users.count(),
         "chart": signup_chart({row["day"]: row["n"] for row in per_day}, SIGNUP_DAYS),
         "connections": users.values("connection__name").annotate(n=Count("id")).order_by("-n"),
-        "top_user_keys": top[SearchLeaf.USER_METADATA],
-        "top_app_keys": top[SearchLeaf.APP_METADATA],
+        "top_user_keys": in_use[metadata.USER_METADATA][:TOP_KEYS],
+        "top_app_keys": in_use[metadata.APP_METADATA][:TOP_KEYS],
         "key_sample": KEY_SAMPLE,
         "recent": [(event, audit.describe(event)) for event in recent],
         "can_revert": membership.has_role(Role.ADMIN),

@@ -1,40 +1,80 @@
-"""Downloading the users a search found."""
+"""Exporting the users a search found: choose columns, then a download or a background job."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from metadata_admin.http import AuthenticatedHttpRequest
+from users import jobs
 from users.access import tenant_view
 from users.exports import ExportError, export_users
-from users.models import Membership, Role
-from users.search import SearchError
+from users.forms import ExportForm
+from users.models import Membership, Role, Tenant
+from users.search import SearchError, users_matching
+from users.search.usage import keys_in_use
+
+STREAM_LIMIT = 10_000  # more users than this export as a background job
 
 
-@require_GET
-@tenant_view(Role.ADMIN)
-def user_export(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponseBase:
-    """Stream the users matching `q` as CSV or NDJSON (admins and owners: it is bulk PII)."""
-    tenant = membership.tenant
-    q = request.GET.get("q", "")
-    fmt = request.GET.get("format", "csv")
-    gzip = request.GET.get("gzip") == "1"
-    try:
-        chunks = export_users(tenant, q=q, columns=request.GET.get("fields"), fmt=fmt, gzip=gzip)
-    except (ExportError, SearchError) as error:
-        messages.error(request, f"Export refused: {error.message}")
-        back = reverse("users:user_list", args=[tenant.slug])
-        return redirect(f"{back}?{urlencode({'q': q})}" if q else back)
+def _download(
+    tenant: Tenant, *, q: str, columns: str | None, fmt: str, gzip: bool
+) -> StreamingHttpResponse:
+    chunks = export_users(tenant, q=q, columns=columns, fmt=fmt, gzip=gzip)
     extension = fmt + (".gz" if gzip else "")
     content_type = (
         "application/gzip" if gzip else ("text/csv" if fmt == "csv" else "application/x-ndjson")
     )
     response = StreamingHttpResponse(chunks, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="users-{tenant.slug}.{extension}"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_view(Role.ADMIN)
+def user_export(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponseBase:
+    """Admins and owners (it is bulk personal data). GET with `format` streams the users
+    matching `q` with the default or given `fields`; otherwise the page to choose columns,
+    whose export streams when at most STREAM_LIMIT users match and runs as a job above."""
+    tenant = membership.tenant
+    if request.method == "GET" and "format" in request.GET:
+        q = request.GET.get("q", "")
+        try:
+            return _download(
+                tenant,
+                q=q,
+                columns=request.GET.get("fields"),
+                fmt=request.GET["format"],
+                gzip=request.GET.get("gzip") == "1",
+            )
+        except (ExportError, SearchError) as error:
+            messages.error(request, f"Export refused: {error.message}")
+            back = reverse("users:user_list", args=[tenant.slug])
+            return redirect(f"{back}?{urlencode({'q': q})}" if q else back)
+    form = ExportForm(
+        request.POST or None,
+        initial={"q": request.GET.get("q", ""), "preset": "default"},
+        keys_in_use=keys_in_use(tenant),
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        options = {"q": data["q"], "columns": data["columns"], "fmt": data["format"]}
+        try:
+            many = users_matching(tenant, data["q"]).values("pk")[: STREAM_LIMIT + 1].count()
+            if data["background"] or many > STREAM_LIMIT:
+                job = jobs.export_job_start(
+                    tenant=tenant, staff_pk=request.user.pk, gzip=data["gzip"], **options
+                )
+                return redirect(reverse("users:job_detail", args=[tenant.slug, job.pk]))
+            return _download(tenant, gzip=data["gzip"], **options)
+        except (ExportError, SearchError) as error:
+            form.add_error("q" if isinstance(error, SearchError) else None, error.message)
+    context = {"membership": membership, "tenant": tenant, "form": form}
+    status = 400 if form.errors else 200
+    response: HttpResponse = render(request, "users/export.html", context, status=status)
     return response
