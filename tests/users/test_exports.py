@@ -207,7 +207,7 @@ def test_the_export_page_offers_presets_and_the_keys_in_use(
         keys=["user_metadata.consent", "app_metadata.roles"],
         extra="user_metadata.consent.given:Consent",
     )
-    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    body = b"".join(response.streaming_content).decode()
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0] == ["user_id", "email", "user_metadata.consent", "app_metadata.roles", "Consent"]
     assert rows[1][1] == "ada@acme.test" and rows[1][4] == "true"
