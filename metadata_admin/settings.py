@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "metadata_admin.middleware.RequestIdMiddleware",
+    "users.api.middleware.ApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -192,6 +193,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 # settings change. Their files live in JOB_FILES_DIR.
 TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 JOB_FILES_DIR = Path(env_str("JOB_FILES_DIR", str(BASE_DIR / "jobfiles")))
+# The Management API: the largest JSON body, and each client's token bucket (requests a
+# second, and how many may come at once).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+API_RATE_LIMIT_PER_SECOND = env_int("API_RATE_LIMIT_PER_SECOND", 50)
+API_RATE_LIMIT_BURST = env_int("API_RATE_LIMIT_BURST", 100)
+
 # The largest import file accepted (console and command line), in bytes.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 

@@ -1,10 +1,26 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
+
+from users.api import api
+
+
+def _public(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:
+    """API views authenticate by token, not by the staff session."""
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern):
+            pattern.callback.login_required = False  # type: ignore[attr-defined]
+        else:
+            _public(pattern.url_patterns)
+    return patterns
+
+
+api_patterns, api_app, api_namespace = api.urls
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v2/", include((_public(list(api_patterns)), api_app), namespace=api_namespace)),
     path("", include("users.urls")),
 ]

@@ -46,7 +46,11 @@ def job_path(job: Job, name: str | None = None) -> Path:
     return Path(settings.JOB_FILES_DIR) / (name or job.file_name)
 
 
-def _staff_context(job: Job) -> Context:
+def _job_context(job: Job) -> Context:
+    """Who the job writes as: the API client or staff member who started it."""
+    if "actor" in job.params:
+        kind, actor_id, label = job.params["actor"]
+        return Context(actor=Actor(kind, actor_id, label), channel=Channel.API)
     staff = job.created_by
     actor = Actor.for_staff(staff) if staff is not None else Actor.system("job")
     return Context(actor=actor, channel=Channel.CONSOLE)
@@ -80,9 +84,12 @@ def import_job_start(
     upsert: bool,
     metadata_mode: str,
     dry_run: bool,
+    connection: str | None = None,
+    actor: Actor | None = None,
 ) -> Job:
     """Read the file now (ImportFileError refuses it whole, and nothing is queued), keep it
-    beside the job, then queue the import."""
+    beside the job, then queue the import. `connection` is the default of rows that name
+    none; `actor` is who writes, when not the staff member `staff_pk` (an API client)."""
     rows = imports.read_rows(data, fmt, max_bytes=settings.IMPORT_MAX_BYTES)
     job = Job.objects.create(
         tenant=tenant,
@@ -95,6 +102,8 @@ def import_job_start(
             "metadata_mode": metadata_mode,
             "dry_run": dry_run,
             "file_name": file_name,
+            **({"connection": connection} if connection else {}),
+            **({"actor": [actor.kind, actor.id, actor.label]} if actor else {}),
         },
     )
     source = f"import-{job.pk}-{tenant.slug}.{fmt}"
@@ -353,6 +362,11 @@ def run_import(job_id: int) -> None:
             raise imports.ImportFileError("The uploaded file is gone (expired); upload it again.")
         data = source.read_bytes()  # its size was checked when it was uploaded
         rows = imports.read_rows(data, params["fmt"], max_bytes=len(data))
+        if params.get("connection"):
+            rows = [
+                {"connection": params["connection"], **row} if isinstance(row, dict) else row
+                for row in rows
+            ]
         saved = job.result.get("report")
         report = imports.import_users(
             job.tenant,
@@ -360,7 +374,7 @@ def run_import(job_id: int) -> None:
             upsert=params["upsert"],
             metadata_mode=params["metadata_mode"],
             dry_run=params["dry_run"],
-            by=_staff_context(job),
+            by=_job_context(job),
             resume=imports.ImportReport.from_dict(saved) if saved else None,
             start_row=job.result.get("position", 0),
             checkpoint=_checkpointer(job, errors, lambda r: r.inserted + r.updated + r.failed),
@@ -391,7 +405,7 @@ def run_bulk_edit(job_id: int) -> None:
             key=params["key"],
             value=params["value"],
             remove=params["remove"],
-            by=_staff_context(job),
+            by=_job_context(job),
             resume=services.BatchReport.from_dict(saved) if saved else None,
             after_pk=job.result.get("position", 0),
             checkpoint=_checkpointer(job, errors, lambda r: r.matched),
@@ -417,7 +431,7 @@ def run_revert(job_id: int) -> None:
         report = services.audit_revert_batch(
             tenant=job.tenant,
             batch_id=batch_id,
-            by=_staff_context(job),
+            by=_job_context(job),
             resume=services.BatchReport.from_dict(saved) if saved else None,
             before_seq=job.result.get("position"),
             checkpoint=_checkpointer(job, errors, lambda r: r.matched),

@@ -266,7 +266,7 @@ def _fetch(phases: list[_Phase], first_phase: int, offset: int, limit: int) -> l
     return rows
 
 
-def _selected(fields: Sequence[str] | None, include_fields: bool) -> tuple[str, ...]:
+def selected_fields(fields: Sequence[str] | None, include_fields: bool) -> tuple[str, ...]:
     if not fields:
         return OUTPUT_FIELDS
     unknown = [name for name in fields if name not in OUTPUT_FIELDS]
@@ -358,7 +358,7 @@ def search_users(
         raise InvalidPaging(f"page must be 0 or more, not {page}.")
     if cursor and page:
         raise InvalidPaging("Use either page or cursor, not both.")
-    selected = _selected(fields, include_fields)
+    selected = selected_fields(fields, include_fields)
     base = users_matching(tenant, q)
     order = _parse_sort(sort, tenant)
     phases = _phases(base, order, tenant)

@@ -1,0 +1,86 @@
+"""The Auth0-compatible Management API v2 (django-ninja), mounted at /api/v2/."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+
+from users import metadata, services
+from users.api import jobs, users
+from users.api.auth import ClientToken
+from users.api.errors import ApiError, error_response
+from users.search import SearchError
+
+api = NinjaAPI(
+    title="Metadata Admin Management API",
+    version="2",
+    description="Auth0-compatible Management API v2 for users and their metadata.",
+    urls_namespace="api",
+    auth=ClientToken(),
+    docs_url=None,  # the interactive docs load from a CDN; the schema is at openapi.json
+)
+api.add_router("/", users.router)
+api.add_router("/", jobs.router)
+
+
+@api.exception_handler(ApiError)
+def api_error(request: HttpRequest, error: ApiError) -> HttpResponse:
+    return error_response(error.status, error.message, error.code, error.headers)
+
+
+@api.exception_handler(services.ServiceError)
+def service_error(request: HttpRequest, error: services.ServiceError) -> HttpResponse:
+    return error_response(error.status, error.message, error.code)
+
+
+@api.exception_handler(metadata.MetadataError)
+def metadata_error(request: HttpRequest, error: metadata.MetadataError) -> HttpResponse:
+    return error_response(400, error.message, "invalid_body")
+
+
+@api.exception_handler(SearchError)
+def search_error(request: HttpRequest, error: SearchError) -> HttpResponse:
+    return error_response(error.status, error.message, error.code)
+
+
+def _where(error: dict[str, Any]) -> str:
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+    return ".".join(location)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    """Wrong types or missing values, said as Auth0 says them."""
+    first = error.errors[0] if error.errors else {}
+    in_query = bool(first.get("loc")) and first["loc"][0] in ("query", "path")
+    where = _where(first)
+    message = f"Payload validation error: '{first.get('msg', 'invalid value')}'"
+    if where:
+        message += f" on property {where}"
+    code = "invalid_query_string" if in_query else "invalid_body"
+    return error_response(400, message + ".", code)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    cause = error.__cause__
+    if isinstance(cause, json.JSONDecodeError):
+        where = f"line {cause.lineno}, column {cause.colno}"
+        return error_response(
+            400, f"The body is not valid JSON: {cause.msg} at {where}.", "invalid_body"
+        )
+    if isinstance(cause, UnicodeDecodeError):
+        return error_response(400, "The body is not UTF-8.", "invalid_body")
+    code = {401: "invalid_token", 403: "insufficient_scope", 429: "too_many_requests"}
+    return error_response(
+        error.status_code, error.message, code.get(error.status_code, "invalid_body")
+    )
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return error_response(404, "Not found.", "inexistent_user")

@@ -1,0 +1,47 @@
+"""What every Management API response gets, whatever answered it: the rate-limit headers,
+the user's ETag, and refusal of bodies over the size limit before anything reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from users.api import ratelimit
+from users.api.errors import error_response
+
+API_PREFIX = "/api/"
+
+
+class ApiMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        limit = settings.API_MAX_BODY_BYTES
+        if request.content_type == "multipart/form-data":
+            limit = settings.IMPORT_MAX_BYTES + 1024 * 1024  # a file upload (import)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            response = error_response(
+                413,
+                f"The request body is {length:,} bytes; the limit is {limit:,}.",
+                "invalid_body",
+            )
+        else:
+            response = self.get_response(request)
+        allowance = getattr(request, "rate_limit", None)
+        if allowance is None:  # answered before a client was known: the address's bucket
+            allowance = ratelimit.take(f"ip:{request.META.get('REMOTE_ADDR', '')}")
+        for name, value in allowance.headers().items():
+            response[name] = value
+        etag = getattr(request, "response_etag", None)
+        if etag is not None and response.status_code == 200:
+            response["ETag"] = etag
+        return response

@@ -1,0 +1,190 @@
+"""Request and response shapes of the Management API, as Auth0 documents them. Bodies are
+checked by `users.metadata` (one place for the rules); these schemas describe them for
+OpenAPI and refuse wrong types early."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import BaseModel, ConfigDict
+
+from users.models import User
+
+JsonObject = dict[str, Any]
+
+
+def api_time(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with milliseconds: 2026-11-22T07:22:59.000Z."""
+    if moment is None:
+        return None
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+class Identity(Schema):
+    connection: str
+    provider: str
+    user_id: str
+    isSocial: bool
+
+
+class UserOut(Schema):
+    """The normalized profile (SPEC.md section 7); with `fields`, only those are present."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str
+    email: str | None = None
+    email_verified: bool | None = None
+    username: str | None = None
+    phone_number: str | None = None
+    phone_verified: bool | None = None
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    nickname: str | None = None
+    picture: str | None = None
+    identities: list[Identity] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    last_login: str | None = None
+    last_ip: str | None = None
+    logins_count: int | None = None
+    blocked: bool | None = None
+    user_metadata: JsonObject | None = None
+    app_metadata: JsonObject | None = None
+
+
+class UsersPage(Schema):
+    start: int
+    limit: int
+    length: int
+    total: int
+    users: list[UserOut]
+
+
+# Request bodies are plain pydantic models (ninja's Schema drops unknown properties), which
+# keep unknown properties for the rules to refuse with Auth0's message.
+_NO_EXTRA = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+
+
+class UserCreate(BaseModel):
+    """POST /users. Unknown properties are refused with Auth0's message (by the rules)."""
+
+    model_config = _NO_EXTRA
+
+    connection: str
+    email: str | None = None
+    username: str | None = None
+    phone_number: str | None = None
+    user_id: str | None = None
+    password: str | None = None
+    verify_email: bool | None = None
+    email_verified: bool | None = None
+    phone_verified: bool | None = None
+    blocked: bool | None = None
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    nickname: str | None = None
+    picture: str | None = None
+    user_metadata: JsonObject | None = None
+    app_metadata: JsonObject | None = None
+
+
+class UserUpdate(BaseModel):
+    """PATCH /users/{id}: root attributes replace; each tier merges at the first level,
+    a key set to null is removed, `{}` clears the tier (SPEC.md section 4)."""
+
+    model_config = _NO_EXTRA
+
+    connection: str | None = None
+    email: str | None = None
+    username: str | None = None
+    phone_number: str | None = None
+    password: str | None = None
+    verify_email: bool | None = None
+    email_verified: bool | None = None
+    phone_verified: bool | None = None
+    blocked: bool | None = None
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    nickname: str | None = None
+    picture: str | None = None
+    user_metadata: JsonObject | None = None
+    app_metadata: JsonObject | None = None
+
+
+def body_of(payload: BaseModel) -> JsonObject:
+    """What the client sent: the properties it set (null included), unknown ones too."""
+    return {**payload.model_dump(exclude_unset=True), **(payload.model_extra or {})}
+
+
+class ErrorOut(Schema):
+    statusCode: int
+    error: str
+    message: str
+    errorCode: str
+
+
+class ExportField(BaseModel):
+    name: str
+    export_as: str | None = None
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str | None = None
+    format: Literal["json", "csv"] = "json"
+    fields: list[ExportField] | None = None
+
+
+class JobOut(Schema):
+    id: str
+    type: Literal["users_export", "users_import"]
+    status: Literal["pending", "processing", "completed", "failed"]
+    created_at: str
+    connection_id: str | None = None
+    format: str | None = None
+    location: str | None = None
+    percentage_done: int | None = None
+    time_left_seconds: int | None = None
+    summary: dict[str, int] | None = None
+    fields: list[ExportField] | None = None
+
+
+class RowErrorOut(Schema):
+    code: str
+    message: str
+    path: str
+
+
+class ImportErrorOut(Schema):
+    user: JsonObject
+    errors: list[RowErrorOut]
+
+
+def user_out(user: User, fields: tuple[str, ...]) -> JsonObject:
+    """The user as the API shows it, with only `fields` (user_id always)."""
+    out: JsonObject = {}
+    for name in fields:
+        if name == "identities":
+            out[name] = [
+                {
+                    "connection": identity.connection.name,
+                    "provider": identity.provider,
+                    "user_id": identity.provider_user_id,
+                    "isSocial": identity.is_social,
+                }
+                for identity in user.identities.all()
+            ]
+        elif name in ("created_at", "updated_at", "last_login"):
+            out[name] = api_time(getattr(user, name))
+        else:
+            out[name] = getattr(user, name)
+    return out

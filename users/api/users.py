@@ -1,0 +1,174 @@
+"""/api/v2/users and /api/v2/users-by-email (SPEC.md sections 4 and 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from ninja import Query, Router, Schema
+
+from users import metadata, services
+from users.api.auth import ApiRequest, api_context, require_scope
+from users.api.errors import ApiError
+from users.api.schemas import (
+    ErrorOut,
+    UserCreate,
+    UserOut,
+    UsersPage,
+    UserUpdate,
+    body_of,
+    user_out,
+)
+from users.models import Scope, Tenant, User
+from users.search import search_users
+from users.search.query import OUTPUT_FIELDS, selected_fields
+
+router = Router(tags=["users"])
+ERRORS: dict[int, type[Schema]] = dict.fromkeys(
+    (400, 401, 403, 404, 409, 412, 413, 429, 503), ErrorOut
+)
+
+
+class ListParams(Schema):
+    q: str = ""
+    search_engine: str = "v3"
+    page: int = 0
+    per_page: int = 50
+    include_totals: bool = False
+    sort: str | None = None
+    fields: str | None = None
+    include_fields: bool = True
+
+
+def _fields(fields: str | None, include_fields: bool) -> tuple[str, ...]:
+    """The fields to show: `fields` (comma-separated) included or excluded."""
+    names = [name.strip() for name in fields.split(",") if name.strip()] if fields else None
+    return selected_fields(names, include_fields)
+
+
+def _user(tenant: Tenant, user_id: str) -> User:
+    """The tenant's user with that id, everything loaded for the response, or 404."""
+    user = (
+        User.objects.select_related("connection", "tenant")
+        .prefetch_related("identities__connection")
+        .filter(tenant=tenant, user_id=user_id)
+        .first()
+    )
+    if user is None:
+        raise services.UserNotFound("The user does not exist.")
+    return user
+
+
+def _etag(user: User) -> str:
+    return f'"{user.user_id}:{user.version}"'
+
+
+def _expected_version(request: ApiRequest, user: User) -> int | None:
+    """The version `If-Match` names; 412 when it names another (nothing is changed)."""
+    wanted = request.headers.get("If-Match")
+    if wanted is None or wanted.strip() == "*":
+        return None
+    if _etag(user) not in [tag.strip().removeprefix("W/") for tag in wanted.split(",")]:
+        raise ApiError(
+            412,
+            f"The user has changed (it is now version {user.version}); fetch it again.",
+            "precondition_failed",
+        )
+    return user.version
+
+
+def _with_etag(response: HttpResponse, user: User) -> HttpResponse:
+    response["ETag"] = _etag(user)
+    return response
+
+
+@router.get("/users", response={200: list[UserOut] | UsersPage, **ERRORS}, exclude_unset=True)
+def list_users(request: ApiRequest, params: Query[ListParams]) -> Any:
+    """Search users with `q` (Lucene syntax, search_engine v3)."""
+    client = require_scope(request, Scope.READ_USERS)
+    if params.search_engine != "v3":
+        raise ApiError(
+            400,
+            f"search_engine {params.search_engine!r} is not supported; use v3.",
+            "invalid_query_string",
+        )
+    result = search_users(
+        client.tenant,
+        params.q,
+        sort=params.sort,
+        page=params.page,
+        per_page=params.per_page,
+        fields=_fields(params.fields, params.include_fields),
+    )
+    users = [user_out(user, result.fields) for user in result.users]
+    if not params.include_totals:
+        return users
+    return {
+        "start": params.page * params.per_page,
+        "limit": params.per_page,
+        "length": len(users),
+        "total": result.total,
+        "users": users,
+    }
+
+
+@router.post("/users", response={201: UserOut, **ERRORS})
+def create_user(request: ApiRequest, payload: UserCreate) -> Any:
+    client = require_scope(request, Scope.CREATE_USERS)
+    body = body_of(payload)
+    body.pop("verify_email", None)  # no email is sent by this server
+    user = services.user_create(tenant=client.tenant, body=body, by=api_context(request))
+    return 201, user_out(_user(client.tenant, user.user_id), OUTPUT_FIELDS)
+
+
+@router.get("/users/{id}", response={200: UserOut, **ERRORS}, exclude_unset=True)
+def get_user(
+    request: ApiRequest, id: str, fields: str | None = None, include_fields: bool = True
+) -> Any:
+    client = require_scope(request, Scope.READ_USERS)
+    user = _user(client.tenant, id)
+    request.response_etag = _etag(user)  # type: ignore[attr-defined]
+    return user_out(user, _fields(fields, include_fields))
+
+
+@router.patch("/users/{id}", response={200: UserOut, **ERRORS})
+def update_user(request: ApiRequest, id: str, payload: UserUpdate) -> Any:
+    client = require_scope(request, Scope.UPDATE_USERS, Scope.UPDATE_USERS_APP_METADATA)
+    body = body_of(payload)
+    body.pop("verify_email", None)
+    if Scope.UPDATE_USERS not in client.scopes and set(body) - {metadata.APP_METADATA}:
+        raise ApiError(
+            403,
+            "This client may change only app_metadata (scope update:users_app_metadata).",
+            "insufficient_scope",
+        )
+    user = _user(client.tenant, id)
+    expected = _expected_version(request, user)
+    services.user_update(user=user, body=body, by=api_context(request), expected_version=expected)
+    updated = _user(client.tenant, id)
+    request.response_etag = _etag(updated)  # type: ignore[attr-defined]
+    return user_out(updated, OUTPUT_FIELDS)
+
+
+@router.delete("/users/{id}", response={204: None, **ERRORS})
+def delete_user(request: ApiRequest, id: str) -> Any:
+    client = require_scope(request, Scope.DELETE_USERS)
+    user = _user(client.tenant, id)
+    expected = _expected_version(request, user)
+    services.user_delete(user=user, by=api_context(request), expected_version=expected)
+    return 204, None
+
+
+@router.get("/users-by-email", response={200: list[UserOut], **ERRORS}, exclude_unset=True)
+def users_by_email(
+    request: ApiRequest, email: str, fields: str | None = None, include_fields: bool = True
+) -> Any:
+    client = require_scope(request, Scope.READ_USERS)
+    selected = _fields(fields, include_fields)
+    users = (
+        User.objects.filter(tenant=client.tenant, email__lower=email.lower())
+        .select_related("connection")
+        .prefetch_related("identities__connection")
+        .order_by("created_at", "pk")
+    )
+    return [user_out(user, selected) for user in users]
