@@ -11,6 +11,7 @@ from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from ninja import File, Form, Router
 from ninja.files import UploadedFile
+from ninja.responses import Status
 
 from users import jobs
 from users.api.auth import ApiRequest, api_context, require_scope
@@ -112,7 +113,7 @@ def export_users(request: ApiRequest, payload: ExportRequest) -> Any:
     if payload.connection_id:
         job.params["connection_id"] = payload.connection_id
         Job.objects.filter(pk=job.pk).update(params=job.params)
-    return 201, _job_out(request, job)
+    return Status(201, _job_out(request, job))
 
 
 @router.post("/jobs/users-imports", response={202: JobOut, **ERRORS}, exclude_unset=True)
@@ -149,7 +150,7 @@ def import_users(
         raise ApiError(400, error.message, "invalid_body") from None
     job.params["connection_id"] = connection_id
     Job.objects.filter(pk=job.pk).update(params=job.params)
-    return 202, _job_out(request, job)
+    return Status(202, _job_out(request, job))
 
 
 @router.get("/jobs/{id}", response={200: JobOut, **ERRORS}, exclude_unset=True)

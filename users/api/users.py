@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from ninja import Query, Router, Schema
+from ninja.responses import Status
 
 from users import metadata, services
 from users.api.auth import ApiRequest, api_context, require_scope
@@ -118,7 +119,7 @@ def create_user(request: ApiRequest, payload: UserCreate) -> Any:
     body = body_of(payload)
     body.pop("verify_email", None)  # no email is sent by this server
     user = services.user_create(tenant=client.tenant, body=body, by=api_context(request))
-    return 201, user_out(_user(client.tenant, user.user_id), OUTPUT_FIELDS)
+    return Status(201, user_out(_user(client.tenant, user.user_id), OUTPUT_FIELDS))
 
 
 @router.get("/users/{id}", response={200: UserOut, **ERRORS}, exclude_unset=True)
@@ -156,7 +157,7 @@ def delete_user(request: ApiRequest, id: str) -> Any:
     user = _user(client.tenant, id)
     expected = _expected_version(request, user)
     services.user_delete(user=user, by=api_context(request), expected_version=expected)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/users-by-email", response={200: list[UserOut], **ERRORS}, exclude_unset=True)
