@@ -243,7 +243,5 @@ def test_rate_limit(api: Api, settings: Any, ada: User) -> None:
 
 def test_openapi_is_served(client: Any) -> None:
     schema = client.get("/api/v2/openapi.json").json()
-    assert {"/api/v2/users", "/api/v2/users/{id}", "/api/v2/users-by-email"} <= set(
-        schema["paths"]
-    )
+    assert {"/api/v2/users", "/api/v2/users/{id}", "/api/v2/users-by-email"} <= set(schema["paths"])
     assert {"/api/v2/jobs/users-exports", "/api/v2/jobs/users-imports"} <= set(schema["paths"])
