@@ -24,7 +24,13 @@ class Api:
     token: str
 
     def call(
-        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, **headers: str
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         return self.client.generic(
@@ -32,7 +38,7 @@ class Api:
             f"/api/v2{path}",
             data=data or b"",
             content_type="application/json",
-            headers={"Authorization": f"Bearer {self.token}", **headers},
+            headers={"Authorization": f"Bearer {self.token}", **(headers or {})},
         )
 
     def get(self, path: str, **params: Any) -> Any:

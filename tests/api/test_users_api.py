@@ -200,12 +200,15 @@ def test_if_match(api: Api, ada: User) -> None:
     path = f"/users/{ada.user_id}"
     etag = api.get(path)["ETag"]
     assert etag == f'"{ada.user_id}:1"'
-    assert api.call("PATCH", path, {"name": "One"}, **{"If-Match": etag}).status_code == 200
-    stale = api.call("PATCH", path, {"name": "Two"}, **{"If-Match": etag})
+    assert api.call("PATCH", path, {"name": "One"}, headers={"If-Match": etag}).status_code == 200
+    stale = api.call("PATCH", path, {"name": "Two"}, headers={"If-Match": etag})
     assert error_of(stale) == (412, "precondition_failed")
     assert User.objects.get(pk=ada.pk).name == "One"
-    assert error_of(api.call("DELETE", path, **{"If-Match": etag})) == (412, "precondition_failed")
-    assert api.call("PATCH", path, {"name": "Three"}, **{"If-Match": "*"}).status_code == 200
+    assert error_of(api.call("DELETE", path, headers={"If-Match": etag})) == (
+        412,
+        "precondition_failed",
+    )
+    assert api.call("PATCH", path, {"name": "Three"}, headers={"If-Match": "*"}).status_code == 200
 
 
 def test_app_metadata_only_scope(tenant: Tenant, ada: User) -> None:
