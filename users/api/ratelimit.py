@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 
 from users.models import RateBucket
 
@@ -31,8 +31,14 @@ class Allowance:
 
 _TAKE = """
 UPDATE {table}
-SET tokens = {least}(%s, tokens + (%s - updated) * %s) - 1, updated = %s
-WHERE {key} = %s AND {least}(%s, tokens + (%s - updated) * %s) >= 1
+SET tokens = {least}(%s, tokens + {greatest}(0, %s - updated) * %s) - 1,
+    updated = {greatest}(updated, %s)
+WHERE {key} = %s AND {least}(%s, tokens + {greatest}(0, %s - updated) * %s) >= 1
+RETURNING tokens
+"""
+_CREATE = """
+INSERT INTO {table} ({key}, tokens, updated) VALUES (%s, %s, %s)
+ON CONFLICT ({key}) DO NOTHING
 RETURNING tokens
 """
 
@@ -42,24 +48,28 @@ def take(key: str, *, capacity: int | None = None, per_second: float | None = No
     capacity = capacity or settings.API_RATE_LIMIT_BURST
     rate = per_second or settings.API_RATE_LIMIT_PER_SECOND
     now = time.time()
+    quote = connection.ops.quote_name
+    table = quote(RateBucket._meta.db_table)
+    postgres = connection.vendor == "postgresql"
     sql = _TAKE.format(
-        table=connection.ops.quote_name(RateBucket._meta.db_table),
-        key=connection.ops.quote_name("key"),
-        least="LEAST" if connection.vendor == "postgresql" else "MIN",
+        table=table,
+        key=quote("key"),
+        least="LEAST" if postgres else "MIN",
+        greatest="GREATEST" if postgres else "MAX",
     )
+    params = [capacity, now, rate, now, key, capacity, now, rate]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [capacity, now, rate, now, key, capacity, now, rate])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
-    if row is None and not RateBucket.objects.filter(key=key).exists():
-        try:
-            with transaction.atomic():
-                RateBucket.objects.create(key=key, tokens=capacity - 1, updated=now)
-            row = (capacity - 1,)
-        except IntegrityError:  # another process created it meanwhile: take from it
-            return take(key, capacity=capacity, per_second=rate)
+        if row is None:  # no bucket yet (make it, one token taken), or it is empty
+            cursor.execute(_CREATE.format(table=table, key=quote("key")), [key, capacity - 1, now])
+            row = cursor.fetchone()
+            if row is None:  # it exists: someone made it meanwhile, or it is really empty
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
     if row is None:
         bucket = RateBucket.objects.get(key=key)
-        tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
+        tokens = min(capacity, bucket.tokens + max(0.0, now - bucket.updated) * rate)
         wait = max(0.0, (1 - tokens) / rate)
         return Allowance(False, capacity, 0, math.ceil(now + wait))
     tokens = float(row[0])
