@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from users import exports, metadata
-from users.models import Tenant
+from users.models import Scope, Tenant
 
 
 class MetadataForm(forms.Form):
@@ -194,3 +194,12 @@ class ExportForm(forms.Form):
             self.add_error("extra" if extra else "keys", error.message)
         cleaned["columns"] = ",".join(dict.fromkeys(chosen))
         return cleaned
+
+
+class ApiClientForm(forms.Form):
+    """A new Management API client: its name and scopes."""
+
+    name = forms.CharField(max_length=100, help_text="Who uses it, e.g. billing-service")
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=[Scope.READ_USERS]
+    )

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from users.views.api_clients import api_client_revoke, api_clients
 from users.views.audit import event_revert
 from users.views.audit_log import audit_log
 from users.views.bulk_edit import bulk_edit
@@ -28,6 +29,12 @@ urlpatterns = [
     path("switch/", tenant_switch, name="tenant_switch"),
     path("t/<slug:tenant>/", dashboard, name="dashboard"),
     path("t/<slug:tenant>/settings/", tenant_settings, name="tenant_settings"),
+    path("t/<slug:tenant>/api-clients/", api_clients, name="api_clients"),
+    path(
+        "t/<slug:tenant>/api-clients/<int:client_id>/revoke/",
+        api_client_revoke,
+        name="api_client_revoke",
+    ),
     path("t/<slug:tenant>/users/", user_list, name="user_list"),
     path("t/<slug:tenant>/users/export/", user_export, name="user_export"),
     path("t/<slug:tenant>/users/bulk-edit/", bulk_edit, name="bulk_edit"),
