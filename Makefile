@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format clean bench-search bench-seed bench-console bench-export bench-import screenshots fuzz-api
+.PHONY: run test lint format clean bench-search bench-seed bench-console bench-export bench-import bench-api screenshots fuzz-api
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/metadata_bench
 BENCH_USERS ?= 1000000
@@ -69,6 +69,11 @@ bench-export: $(VENV)/.installed-dev .env
 bench-import: $(VENV)/.installed-dev .env
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.imports
+
+# The Management API under 32 concurrent clients (gunicorn, 4 workers) over those users.
+bench-api: $(VENV)/.installed-dev .env
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.api
 
 # Seeds 100,000 demo users into a fresh SQLite database and prints how long it took.
 bench-seed: $(VENV)/.installed-dev .env

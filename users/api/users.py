@@ -100,6 +100,7 @@ def list_users(request: ApiRequest, params: Query[ListParams]) -> Any:
         page=params.page,
         per_page=params.per_page,
         fields=_fields(params.fields, params.include_fields),
+        count=params.include_totals,
     )
     users = [user_out(user, result.fields) for user in result.users]
     if not params.include_totals:

@@ -349,9 +349,12 @@ def search_users(
     fields: Sequence[str] | None = None,
     include_fields: bool = True,
     exact_total: bool = False,
+    count: bool = True,
     timeout_ms: int | None = None,
 ) -> SearchResult:
-    """Search a tenant's users (SPEC.md section 5). Raises only `SearchError` subclasses."""
+    """Search a tenant's users (SPEC.md section 5). Raises only `SearchError` subclasses.
+    `count=False` skips the total (the API without include_totals), which for broad queries
+    is most of the time; `total` is then the number of users on the page."""
     if not 0 <= per_page <= MAX_PER_PAGE:
         raise InvalidPaging(f"per_page must be 0 to {MAX_PER_PAGE}, not {per_page}.")
     if page < 0:
@@ -375,7 +378,7 @@ def search_users(
         # Counting stops just past the limit unless an exact total is asked for.
         unordered = base.order_by()
         limited = unordered if exact_total else unordered.values("pk")[: EXACT_TOTAL_LIMIT + 1]
-        total = limited.count()
+        total = limited.count() if count else len(users)
     is_exact = exact_total or total <= EXACT_TOTAL_LIMIT
     if not is_exact:
         total = EXACT_TOTAL_LIMIT
