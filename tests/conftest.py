@@ -5,10 +5,19 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User as StaffAccount
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from tests.factories import StaffFactory, TenantFactory, UserFactory
 from users.audit import Actor, Context
 from users.models import ActorKind, Channel, Membership, Role, Tenant, User
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _connections_close_after_each_request() -> None:
+    """As with DATABASE_CONN_MAX_AGE=0: a live server's keep-alive threads would otherwise
+    keep their connections open past the tests, and the test database could not be dropped."""
+    connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = 0
+
 
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 QUEUED_TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}

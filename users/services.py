@@ -293,7 +293,12 @@ def _assign(user: User, update: metadata.Update) -> None:
         user.password = make_password(update.password)
 
 
-def _save(user: User, *, creating: bool) -> None:
+def _save(user: User, *, creating: bool, unique_changed: bool = True) -> None:
+    """Save, turning a clash on a unique field into UserExists. When no unique field
+    changed (an update that leaves the email alone) nothing can clash: no savepoint."""
+    if not unique_changed:
+        user.save()
+        return
     try:
         with transaction.atomic():
             user.save(force_insert=creating)
@@ -618,11 +623,12 @@ def _apply(
     after = locked.profile()
     if before == after and update.password is None:
         return locked
-    if after.get("email") != before.get("email"):
+    email_changed = after.get("email") != before.get("email")
+    if email_changed:
         _check_email_free(locked.email, locked.connection, exclude_pk=locked.pk)
     locked.version += 1
     locked.updated_at = timezone.now()
-    _save(locked, creating=False)
+    _save(locked, creating=False, unique_changed=email_changed)
     _reindex(locked, [tier for tier in metadata.TIERS if before[tier] != after[tier]])
     audit.record(
         tenant=locked.tenant,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from ninja.responses import Status
+from pydantic import BaseModel
 
 from users import metadata, services
 from users.api.auth import ApiRequest, api_context, require_scope
@@ -20,12 +22,12 @@ from users.api.schemas import (
     body_of,
     user_out,
 )
-from users.models import Scope, Tenant, User
+from users.models import Identity, Scope, Tenant, User
 from users.search import search_users
 from users.search.query import OUTPUT_FIELDS, selected_fields
 
 router = Router(tags=["users"])
-ERRORS: dict[int, type[Schema]] = dict.fromkeys(
+ERRORS: dict[int, type[BaseModel]] = dict.fromkeys(
     (400, 401, 403, 404, 409, 412, 413, 429, 503), ErrorOut
 )
 
@@ -50,8 +52,10 @@ def _fields(fields: str | None, include_fields: bool) -> tuple[str, ...]:
 def _user(tenant: Tenant, user_id: str) -> User:
     """The tenant's user with that id, everything loaded for the response, or 404."""
     user = (
-        User.objects.select_related("connection", "tenant")
-        .prefetch_related("identities__connection")
+        User.objects.select_related("connection")
+        .prefetch_related(
+            Prefetch("identities", queryset=Identity.objects.select_related("connection"))
+        )
         .filter(tenant=tenant, user_id=user_id)
         .first()
     )
@@ -146,8 +150,11 @@ def update_user(request: ApiRequest, id: str, payload: UserUpdate) -> Any:
         )
     user = _user(client.tenant, id)
     expected = _expected_version(request, user)
-    services.user_update(user=user, body=body, by=api_context(request), expected_version=expected)
-    updated = _user(client.tenant, id)
+    updated = services.user_update(
+        user=user, body=body, by=api_context(request), expected_version=expected
+    )
+    # A PATCH never changes identities: the ones loaded above are still right.
+    updated._prefetched_objects_cache = user._prefetched_objects_cache  # type: ignore[attr-defined]
     request.response_etag = _etag(updated)  # type: ignore[attr-defined]
     return user_out(updated, OUTPUT_FIELDS)
 
