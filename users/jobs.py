@@ -384,21 +384,41 @@ def run_import(job_id: int) -> None:
     _run_guarded(job, body)
 
 
+def _run_batch(
+    job: Job,
+    count: Callable[[], int],
+    work: Callable[[services.BatchReport | None, Any, Callable[..., None]], services.BatchReport],
+) -> None:
+    """Run a resumable batch job (bulk edit, batch revert): `work(resume, position,
+    checkpoint)` goes on from the saved checkpoint, if any; `count` gives the total first."""
+    saved = job.result.get("report")
+    if saved is None:
+        _begin(job, total=count())
+    else:
+        _begin(job)
+    errors = _Errors(job)
+
+    def body() -> None:
+        report = work(
+            services.BatchReport.from_dict(saved) if saved else None,
+            job.result.get("position"),
+            _checkpointer(job, errors, lambda r: r.matched),
+        )
+        _finish(job, report, done=report.matched, total=report.matched)
+
+    _run_guarded(job, body)
+
+
 @task()
 def run_bulk_edit(job_id: int) -> None:
     prune_expired_files()
     job = Job.objects.select_related("tenant", "created_by").get(pk=job_id)
     params: dict[str, Any] = job.params
     users = users_matching(job.tenant, params["q"])
-    saved = job.result.get("report")
-    if saved is None:
-        _begin(job, total=users.count())
-    else:
-        _begin(job)
-    errors = _Errors(job)
-
-    def body() -> None:
-        report = services.users_bulk_edit(
+    _run_batch(
+        job,
+        users.count,
+        lambda resume, position, checkpoint: services.users_bulk_edit(
             tenant=job.tenant,
             users=users,
             tier=params["tier"],
@@ -406,13 +426,11 @@ def run_bulk_edit(job_id: int) -> None:
             value=params["value"],
             remove=params["remove"],
             by=_job_context(job),
-            resume=services.BatchReport.from_dict(saved) if saved else None,
-            after_pk=job.result.get("position", 0),
-            checkpoint=_checkpointer(job, errors, lambda r: r.matched),
-        )
-        _finish(job, report, done=report.matched, total=report.matched)
-
-    _run_guarded(job, body)
+            resume=resume,
+            after_pk=position or 0,
+            checkpoint=checkpoint,
+        ),
+    )
 
 
 @task()
@@ -420,25 +438,18 @@ def run_revert(job_id: int) -> None:
     prune_expired_files()
     job = Job.objects.select_related("tenant", "created_by").get(pk=job_id)
     batch_id = uuid.UUID(job.params["batch_id"])
-    saved = job.result.get("report")
-    if saved is None:
-        _begin(job, total=AuditEvent.objects.filter(tenant=job.tenant, batch_id=batch_id).count())
-    else:
-        _begin(job)
-    errors = _Errors(job)
-
-    def body() -> None:
-        report = services.audit_revert_batch(
+    _run_batch(
+        job,
+        AuditEvent.objects.filter(tenant=job.tenant, batch_id=batch_id).count,
+        lambda resume, position, checkpoint: services.audit_revert_batch(
             tenant=job.tenant,
             batch_id=batch_id,
             by=_job_context(job),
-            resume=services.BatchReport.from_dict(saved) if saved else None,
-            before_seq=job.result.get("position"),
-            checkpoint=_checkpointer(job, errors, lambda r: r.matched),
-        )
-        _finish(job, report, done=report.matched, total=report.matched)
-
-    _run_guarded(job, body)
+            resume=resume,
+            before_seq=position,
+            checkpoint=checkpoint,
+        ),
+    )
 
 
 def _finish(job: Job, report: imports.ImportReport | services.BatchReport, **counts: int) -> None:

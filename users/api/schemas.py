@@ -71,16 +71,14 @@ class UsersPage(BaseModel):
 _NO_EXTRA = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
 
-class UserCreate(BaseModel):
-    """POST /users. Unknown properties are refused with Auth0's message (by the rules)."""
+class _ProfileBody(BaseModel):
+    """The writable profile, as POST and PATCH take it."""
 
     model_config = _NO_EXTRA
 
-    connection: str
     email: str | None = None
     username: str | None = None
     phone_number: str | None = None
-    user_id: str | None = None
     password: str | None = None
     verify_email: bool | None = None
     email_verified: bool | None = None
@@ -95,28 +93,18 @@ class UserCreate(BaseModel):
     app_metadata: JsonObject | None = None
 
 
-class UserUpdate(BaseModel):
+class UserCreate(_ProfileBody):
+    """POST /users. Unknown properties are refused with Auth0's message (by the rules)."""
+
+    connection: str
+    user_id: str | None = None
+
+
+class UserUpdate(_ProfileBody):
     """PATCH /users/{id}: root attributes replace; each tier merges at the first level,
     a key set to null is removed, `{}` clears the tier (SPEC.md section 4)."""
 
-    model_config = _NO_EXTRA
-
     connection: str | None = None
-    email: str | None = None
-    username: str | None = None
-    phone_number: str | None = None
-    password: str | None = None
-    verify_email: bool | None = None
-    email_verified: bool | None = None
-    phone_verified: bool | None = None
-    blocked: bool | None = None
-    name: str | None = None
-    given_name: str | None = None
-    family_name: str | None = None
-    nickname: str | None = None
-    picture: str | None = None
-    user_metadata: JsonObject | None = None
-    app_metadata: JsonObject | None = None
 
 
 def body_of(payload: BaseModel) -> JsonObject:
