@@ -4,6 +4,7 @@ queued, and going on after a worker stopped mid-way."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,20 @@ def stop_the_worker(job: Job) -> None:
     )
 
 
+def killed_on_call(number: int, real: Callable[..., Any]) -> Callable[..., Any]:
+    """`real`, except that its call `number` kills the worker: SystemExit is no Exception,
+    so the job's own error handling never sees it, as with a real kill."""
+    calls = {"n": 0}
+
+    def maybe_killed(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == number:
+            raise SystemExit("worker killed")
+        return real(**kwargs)
+
+    return maybe_killed
+
+
 def test_an_import_whose_worker_stopped_resumes_where_it_was(
     client: Client,
     admin_staff: StaffAccount,
@@ -155,15 +170,7 @@ def test_an_import_whose_worker_stopped_resumes_where_it_was(
     whole. The job page says so; Resume imports the rest, in the same batch, nothing twice."""
     monkeypatch.setattr("users.imports.CHUNK_ROWS", 2)
     real_prepare = services.users_prepare
-    calls = {"n": 0}
-
-    def dies_on_the_fifth_user(**kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise SystemExit("worker killed")  # not an Exception: the job is not failed by us
-        return real_prepare(**kwargs)
-
-    monkeypatch.setattr(services, "users_prepare", dies_on_the_fifth_user)
+    monkeypatch.setattr(services, "users_prepare", killed_on_call(5, real_prepare))
     client.force_login(admin_staff)
     data = people(6, {"email": "bad@x.test", "blocked": "yes"})
     upload(client, tenant, "people.json", data, intent="import")  # the task runner swallows it
@@ -230,15 +237,7 @@ def test_a_bulk_edit_whose_worker_stopped_resumes(
     for i in range(5):
         UserFactory.create(tenant=tenant, email=f"u{i}@x.test")
     real_update = services.user_update
-    calls = {"n": 0}
-
-    def dies_on_the_third_user(**kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise SystemExit("worker killed")
-        return real_update(**kwargs)
-
-    monkeypatch.setattr(services, "user_update", dies_on_the_third_user)
+    monkeypatch.setattr(services, "user_update", killed_on_call(3, real_update))
     client.force_login(admin_staff)
     data = {"q": "", "tier": "user_metadata", "key": "beta", "action": "set", "value": "true"}
     client.post(reverse("users:bulk_edit", args=[tenant.slug]), {**data, "intent": "apply"})
