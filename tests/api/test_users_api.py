@@ -248,3 +248,32 @@ def test_openapi_is_served(client: Any) -> None:
     schema = client.get("/api/v2/openapi.json").json()
     assert {"/api/v2/users", "/api/v2/users/{id}", "/api/v2/users-by-email"} <= set(schema["paths"])
     assert {"/api/v2/jobs/users-exports", "/api/v2/jobs/users-imports"} <= set(schema["paths"])
+
+
+def test_unknown_routes_and_methods_get_the_api_error_body(api: Api) -> None:
+    assert error_of(api.get("/nope")) == (404, "inexistent_endpoint")
+    wrong = api.call("PUT", "/users", {"a": 1})
+    assert error_of(wrong) == (405, "method_not_allowed")
+    assert set(wrong["Allow"].split(", ")) == {"GET", "POST"} and "X-RateLimit-Limit" in wrong
+
+
+def test_a_crash_is_a_500_in_the_api_shape(
+    api: Api, ada: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("users.api.users.search_users", broken)
+    assert error_of(api.get("/users")) == (500, "internal_error")
+    assert "a bug" in caplog.text
+
+
+def test_a_multipart_body_without_a_boundary_is_400(api: Api) -> None:
+    """Found by schemathesis: Django cannot parse it, and that is the client's error."""
+    response = api.client.post(
+        "/api/v2/jobs/users-imports",
+        data=b"",
+        content_type="multipart/form-data",
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert error_of(response) == (400, "invalid_body")

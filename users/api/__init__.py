@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
@@ -14,6 +17,8 @@ from users.api import jobs, users
 from users.api.auth import ClientToken
 from users.api.errors import ApiError, error_response
 from users.search import SearchError
+
+logger = logging.getLogger(__name__)
 
 api = NinjaAPI(
     title="Metadata Admin Management API",
@@ -75,6 +80,8 @@ def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
         )
     if isinstance(cause, UnicodeDecodeError):
         return error_response(400, "The body is not UTF-8.", "invalid_body")
+    if isinstance(cause, RequestDataTooBig):  # a body sent without Content-Length
+        return error_response(413, "The request body is too large.", "invalid_body")
     code = {401: "invalid_token", 403: "insufficient_scope", 429: "too_many_requests"}
     return error_response(
         error.status_code, error.message, code.get(error.status_code, "invalid_body")
@@ -84,3 +91,15 @@ def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def not_found(request: HttpRequest, error: Http404) -> HttpResponse:
     return error_response(404, "Not found.", "inexistent_user")
+
+
+@api.exception_handler(MultiPartParserError)
+def bad_multipart(request: HttpRequest, error: MultiPartParserError) -> HttpResponse:
+    return error_response(400, f"The multipart body cannot be read: {error}.", "invalid_body")
+
+
+@api.exception_handler(Exception)
+def unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
+    """A bug: logged with its traceback (as Django would), answered in the API's shape."""
+    logger.exception("Unhandled error in %s %s", request.method, request.path, exc_info=error)
+    return error_response(500, "The server could not answer.", "internal_error")

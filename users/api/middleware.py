@@ -1,5 +1,6 @@
 """What every Management API response gets, whatever answered it: the rate-limit headers,
-the user's ETag, and refusal of bodies over the size limit before anything reads them."""
+the user's ETag, Auth0's error body (also on Django's own 404 and 405), and refusal of
+bodies over the size limit before anything reads them."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ class ApiMiddleware:
             )
         else:
             response = self.get_response(request)
+        if response.status_code >= 400 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            response = self._as_api_error(response)
         allowance = getattr(request, "rate_limit", None)
         if allowance is None:  # answered before a client was known: the address's bucket
             allowance = ratelimit.take(f"ip:{request.META.get('REMOTE_ADDR', '')}")
@@ -45,3 +50,19 @@ class ApiMiddleware:
         if etag is not None and response.status_code == 200:
             response["ETag"] = etag
         return response
+
+    @staticmethod
+    def _as_api_error(response: HttpResponse) -> HttpResponse:
+        """A refusal from outside the API's handlers (no such route, wrong method, a crash)
+        in the API's error shape, keeping its status and its Allow header."""
+        messages = {
+            404: ("No such endpoint.", "inexistent_endpoint"),
+            405: ("Method not allowed on this endpoint.", "method_not_allowed"),
+        }
+        message, code = messages.get(
+            response.status_code, ("The server could not answer.", "internal_error")
+        )
+        replaced = error_response(response.status_code, message, code)
+        if "Allow" in response:
+            replaced["Allow"] = response["Allow"]
+        return replaced
