@@ -107,6 +107,8 @@ def parse_columns(spec: str | Iterable[str] | None) -> list[Column]:
     for item in items:
         if not item:
             continue
+        if not metadata.storable_text(item):
+            raise ExportError(f"The column {item!r} has a NUL character or a lone surrogate.")
         name, _, export_as = item.partition(":")
         name = name.strip()
         column = Column(name, export_as.strip() or name)

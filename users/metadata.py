@@ -223,8 +223,13 @@ _PLAIN_TEXT = re.compile(r"[^\x00\ud800-\udfff]*\Z")
 _PLAIN_KEY = re.compile(r"[^.$\x00\ud800-\udfff]+\Z")
 
 
+def storable_text(text: str) -> bool:
+    """Whether the databases can store (or even compare) `text`: no NUL, no lone surrogate."""
+    return _PLAIN_TEXT.match(text) is not None
+
+
 def _check_string(text: str, path: Path, what: str) -> None:
-    if _PLAIN_TEXT.match(text):
+    if storable_text(text):
         return
     if "\x00" in text:
         raise InvalidValueError(
@@ -553,6 +558,7 @@ def _check_root_value(key: str, value: JSONValue) -> None:
     elif key == "connection":
         if not isinstance(value, str) or not value:
             raise InvalidBodyError("connection must be a connection name.", path=path)
+        _check_string(value, path, "connection")
     elif key == "user_id":
         if (
             not isinstance(value, str)

@@ -6,7 +6,8 @@ set -euo pipefail
 BIN=${BIN:-.venv/bin}
 PORT=${FUZZ_PORT:-8799}
 WORK=$(mktemp -d)
-export DATABASE_URL="sqlite:///$WORK/fuzz.sqlite3" JOB_FILES_DIR="$WORK/jobs" DEBUG=False \
+# FUZZ_DATABASE_URL: an empty database to use instead (PostgreSQL finds other bugs).
+export DATABASE_URL="${FUZZ_DATABASE_URL:-sqlite:///$WORK/fuzz.sqlite3}" JOB_FILES_DIR="$WORK/jobs" DEBUG=False \
     SECRET_KEY=fuzz-only ALLOWED_HOSTS=127.0.0.1 API_RATE_LIMIT_BURST=100000 \
     API_RATE_LIMIT_PER_SECOND=100000
 "$BIN/python" manage.py migrate -v0

@@ -277,3 +277,26 @@ def test_a_multipart_body_without_a_boundary_is_400(api: Api) -> None:
         headers={"Authorization": f"Bearer {api.token}"},
     )
     assert error_of(response) == (400, "invalid_body")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("POST", "/users", {"connection": "a\u0000b", "email": "a@x.test"}, 400, "invalid_body"),
+        ("GET", "/users/auth0%7Ca%00b", None, 404, "inexistent_user"),
+        ("GET", "/users-by-email?email=a%00b", None, 400, "invalid_query_string"),
+        (
+            "POST",
+            "/jobs/users-exports",
+            {"fields": [{"name": "user_metadata.a\u0000"}]},
+            400,
+            "invalid_body",
+        ),
+        ("POST", "/jobs/users-exports", {"connection_id": "c\u0000"}, 400, "invalid_body"),
+    ],
+)
+def test_nul_characters_are_refused_not_sent_to_the_database(
+    api: Api, method: str, path: str, body: Any, status: int, code: str
+) -> None:
+    """Found by schemathesis on PostgreSQL, which cannot even compare a string with NUL."""
+    assert error_of(api.call(method, path, body)) == (status, code)

@@ -13,7 +13,7 @@ from ninja import File, Form, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from users import jobs
+from users import jobs, metadata
 from users.api.auth import ApiRequest, api_context, require_scope
 from users.api.errors import ApiError
 from users.api.schemas import ExportRequest, ImportErrorOut, JobOut, api_time
@@ -38,6 +38,10 @@ def _connection(tenant: Tenant, connection_id: str | None) -> Connection | None:
     """A connection by its id (`con_<n>`, as job responses show it) or by its name."""
     if not connection_id:
         return None
+    if not metadata.storable_text(connection_id):
+        raise ApiError(
+            400, "connection_id has a NUL character or a lone surrogate.", "invalid_body"
+        )
     pk = connection_id.removeprefix("con_")
     found = tenant.connections.filter(name=connection_id).first()
     if found is None and pk.isdigit():

@@ -51,6 +51,8 @@ def _fields(fields: str | None, include_fields: bool) -> tuple[str, ...]:
 
 def _user(tenant: Tenant, user_id: str) -> User:
     """The tenant's user with that id, everything loaded for the response, or 404."""
+    if not metadata.storable_text(user_id):
+        raise services.UserNotFound("The user does not exist.")
     user = (
         User.objects.select_related("connection")
         .prefetch_related(
@@ -173,6 +175,10 @@ def users_by_email(
     request: ApiRequest, email: str, fields: str | None = None, include_fields: bool = True
 ) -> Any:
     client = require_scope(request, Scope.READ_USERS)
+    if not metadata.storable_text(email):
+        raise ApiError(
+            400, "email has a NUL character or a lone surrogate.", "invalid_query_string"
+        )
     selected = _fields(fields, include_fields)
     users = (
         User.objects.filter(tenant=client.tenant, email__lower=email.lower())
