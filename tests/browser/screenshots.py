@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from urllib.request import urlopen
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "screenshots"
@@ -35,7 +35,14 @@ def manage(env: dict[str, str], *args: str) -> None:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/shots.sqlite3", "DEBUG": "True"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{tmp}/shots.sqlite3",
+            "DEBUG": "True",
+            "JOB_FILES_DIR": f"{tmp}/jobs",
+            # Jobs run in the request, so the job pages show them finished.
+            "TASKS_BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        }
         manage(env, "migrate", "-v0")
         manage(env, "seed_demo", "--users", "600")
         manage(
@@ -122,8 +129,40 @@ def shoot(base: str) -> None:
         page.screenshot(path=OUT / "user-page.png", full_page=True)
         page.goto(f"{base}/t/globex/audit/")
         page.screenshot(path=OUT / "audit-log.png")
+        shoot_bulk_pages(page, base)
         browser.close()
     print(f"Screenshots in {OUT.relative_to(ROOT)}/")
+
+
+def shoot_bulk_pages(page: Page, base: str) -> None:
+    """Export, import (a dry run with a refused row), bulk edit preview, API clients."""
+    page.goto(f"{base}/t/globex/users/export/?q=user_metadata.theme:dark")
+    page.get_by_label("user_metadata.theme").check()
+    page.screenshot(path=OUT / "export.png", full_page=True)
+    rows = [
+        {"email": "new.one@globex.test", "name": "New One", "user_metadata": {"theme": "dark"}},
+        {"email": "new.two@globex.test", "app_metadata": {"plan": "pro"}},
+        {"email": "broken@globex.test", "user_metadata": {"a.b": 1}},
+        {"email": "new.one@globex.test", "name": "Twice"},
+        {"email": "new.three@globex.test", "shoe_size": 44},
+    ]
+    page.goto(f"{base}/t/globex/users/import/")
+    page.get_by_label("File").set_input_files(
+        {"name": "users.json", "mimeType": "application/json", "buffer": json.dumps(rows).encode()}
+    )
+    page.get_by_role("button", name="Dry run").click()
+    page.locator("#job-progress").get_by_text("Succeeded").wait_for()
+    page.screenshot(path=OUT / "import-dry-run.png", full_page=True)
+    page.goto(f"{base}/t/globex/users/bulk-edit/?q=user_metadata.theme:dark")
+    page.get_by_label("Key").fill("beta")
+    page.get_by_label("Value (JSON)").fill("true")
+    page.get_by_role("button", name="Preview").click()
+    page.screenshot(path=OUT / "bulk-edit-preview.png", full_page=True)
+    page.goto(f"{base}/t/globex/api-clients/")
+    page.get_by_label("Name").fill("billing-service")
+    page.get_by_label("update:users").first.check()
+    page.get_by_role("button", name="Create the client").click()
+    page.screenshot(path=OUT / "api-clients.png", full_page=True)
 
 
 if __name__ == "__main__":

@@ -183,7 +183,7 @@ def test_console_bulk_edit_previews_then_applies(
     }
     preview = client.post(bulk_url(tenant), {**data, "intent": "preview"}).content.decode()
     assert "Preview: nothing was changed" in preview and "3 users match; 3 would change" in preview
-    assert "user_metadata.beta" in preview and "(3 change)" in preview
+    assert "user_metadata.beta" in preview and "(3 will change)" in preview
     assert not User.objects.filter(user_metadata__has_key="beta").exists()
     response = client.post(bulk_url(tenant), {**data, "intent": "apply"})
     job = Job.objects.get(kind="bulk_edit")

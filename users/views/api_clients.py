@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from metadata_admin.http import AuthenticatedHttpRequest
 from users import services
@@ -63,4 +64,7 @@ def api_client_revoke(
         client=client, by=Context.for_staff(request, channel=Channel.CONSOLE)
     )
     messages.success(request, f"Revoked {client.name}: its token no longer works.")
-    return redirect(reverse("users:api_clients", args=[membership.tenant.slug]))
+    listing = reverse("users:api_clients", args=[membership.tenant.slug])
+    if request.htmx:  # posted with htmx for its confirm
+        return HttpResponseClientRedirect(listing)
+    return redirect(listing)

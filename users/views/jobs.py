@@ -23,6 +23,7 @@ from users.models import AuditEvent, Job, Membership, Role
 from users.search import SearchError
 
 RECENT_JOBS = 50
+LISTED_FAILURES = 20  # on the job page; the download has them all
 
 
 def _job(membership: Membership, job_id: int) -> Job:
@@ -160,12 +161,15 @@ def job_detail(
         for sample in report.get("samples", [])
         if (event := AuditEvent.objects.filter(tenant=job.tenant, seq=sample["seq"]).first())
     ]
+    shown = len(report.get("preview", []))
+    later = [f for f in report.get("failures", []) if "row" in f and f["row"] >= shown]
     context = {
         "membership": membership,
         "tenant": membership.tenant,
         "job": job,
         "report": report,
         "samples": samples,
+        "later_failures": later[:LISTED_FAILURES],
         "expired": jobs.expired(job),
         "resumable": jobs.resumable(job),
         "revertible": (
