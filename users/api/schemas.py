@@ -5,12 +5,14 @@ reads its input through Django-aware getters, several times slower on a page of 
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from users.models import User
+from users.models import Identity, User
 
 JsonObject = dict[str, Any]
 
@@ -24,7 +26,7 @@ def api_time(moment: datetime | None) -> str | None:
     )
 
 
-class Identity(BaseModel):
+class IdentityOut(BaseModel):
     connection: str
     provider: str
     user_id: str
@@ -47,7 +49,7 @@ class UserOut(BaseModel):
     family_name: str | None = None
     nickname: str | None = None
     picture: str | None = None
-    identities: list[Identity] | None = None
+    identities: list[IdentityOut] | None = None
     created_at: str | None = None
     updated_at: str | None = None
     last_login: str | None = None
@@ -157,22 +159,60 @@ class ImportErrorOut(BaseModel):
     errors: list[RowErrorOut]
 
 
-def user_out(user: User, fields: tuple[str, ...]) -> JsonObject:
-    """The user as the API shows it, with only `fields` (user_id always)."""
+_TIMES = ("created_at", "updated_at", "last_login")
+
+
+def _shown(
+    values: Mapping[str, Any], identities: list[JsonObject], fields: tuple[str, ...]
+) -> JsonObject:
     out: JsonObject = {}
     for name in fields:
         if name == "identities":
-            out[name] = [
-                {
-                    "connection": identity.connection.name,
-                    "provider": identity.provider,
-                    "user_id": identity.provider_user_id,
-                    "isSocial": identity.is_social,
-                }
-                for identity in user.identities.all()
-            ]
-        elif name in ("created_at", "updated_at", "last_login"):
-            out[name] = api_time(getattr(user, name))
+            out[name] = identities
+        elif name in _TIMES:
+            out[name] = api_time(values[name])
         else:
-            out[name] = getattr(user, name)
+            out[name] = values[name]
     return out
+
+
+def _identity(connection: str, provider: str, user_id: str, is_social: bool) -> JsonObject:
+    return {
+        "connection": connection,
+        "provider": provider,
+        "user_id": user_id,
+        "isSocial": is_social,
+    }
+
+
+def user_out(user: User, fields: tuple[str, ...]) -> JsonObject:
+    """The user as the API shows it, with only `fields` (user_id always)."""
+    identities = (
+        [
+            _identity(i.connection.name, i.provider, i.provider_user_id, i.is_social)
+            for i in user.identities.all()
+        ]
+        if "identities" in fields
+        else []
+    )
+    values = {name: getattr(user, name) for name in fields if name != "identities"}
+    return _shown(values, identities, fields)
+
+
+def users_out(pks: Sequence[int], fields: tuple[str, ...]) -> list[JsonObject]:
+    """Users by primary key, in that order, as the API shows them: plain values and one
+    query for their identities, no model instances (a page of 50 costs half as much)."""
+    if not pks:
+        return []
+    columns = [name for name in fields if name != "identities"]
+    rows = {row["pk"]: row for row in User.objects.filter(pk__in=pks).values("pk", *columns)}
+    identities: dict[int, list[JsonObject]] = defaultdict(list)
+    if "identities" in fields:
+        found = (
+            Identity.objects.filter(user_id__in=pks)
+            .order_by("pk")
+            .values_list("user_id", "connection__name", "provider", "provider_user_id", "is_social")
+        )
+        for user_pk, connection, provider, provider_user_id, is_social in found:
+            identities[user_pk].append(_identity(connection, provider, provider_user_id, is_social))
+    return [_shown(rows[pk], identities[pk], fields) for pk in pks if pk in rows]

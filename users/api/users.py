@@ -21,6 +21,7 @@ from users.api.schemas import (
     UserUpdate,
     body_of,
     user_out,
+    users_out,
 )
 from users.models import Identity, Scope, Tenant, User
 from users.search import search_users
@@ -107,8 +108,9 @@ def list_users(request: ApiRequest, params: Query[ListParams]) -> Any:
         per_page=params.per_page,
         fields=_fields(params.fields, params.include_fields),
         count=params.include_totals,
+        load=False,
     )
-    users = [user_out(user, result.fields) for user in result.users]
+    users = users_out(result.pks, result.fields)
     if not params.include_totals:
         return users
     return {

@@ -64,6 +64,7 @@ class SearchResult:
     next_cursor: str | None
     fields: tuple[str, ...] = OUTPUT_FIELDS
     sort: str = DEFAULT_SORT
+    pks: tuple[int, ...] = ()  # the page's users in order (all a caller gets with load=False)
 
     @property
     def total_display(self) -> str:
@@ -350,11 +351,13 @@ def search_users(
     include_fields: bool = True,
     exact_total: bool = False,
     count: bool = True,
+    load: bool = True,
     timeout_ms: int | None = None,
 ) -> SearchResult:
     """Search a tenant's users (SPEC.md section 5). Raises only `SearchError` subclasses.
     `count=False` skips the total (the API without include_totals), which for broad queries
-    is most of the time; `total` is then the number of users on the page."""
+    is most of the time; `total` is then the number of users on the page. `load=False`
+    leaves `users` empty: the caller reads the page's `pks` its own way (the API does)."""
     if not 0 <= per_page <= MAX_PER_PAGE:
         raise InvalidPaging(f"per_page must be 0 to {MAX_PER_PAGE}, not {per_page}.")
     if page < 0:
@@ -374,16 +377,17 @@ def search_users(
     budget = timeout_ms if timeout_ms is not None else settings.SEARCH_TIMEOUT_MS
     with _time_budget(budget):
         rows = _fetch(phases, first_phase, page * per_page, per_page) if per_page else []
-        users = _load(User.objects.filter(pk__in=[row.pk for row in rows]), selected, rows)
+        pks = tuple(row.pk for row in rows)
+        users = _load(User.objects.filter(pk__in=pks), selected, rows) if load else []
         # Counting stops just past the limit unless an exact total is asked for.
         unordered = base.order_by()
         limited = unordered if exact_total else unordered.values("pk")[: EXACT_TOTAL_LIMIT + 1]
-        total = limited.count() if count else len(users)
+        total = limited.count() if count else len(pks)
     is_exact = exact_total or total <= EXACT_TOTAL_LIMIT
     if not is_exact:
         total = EXACT_TOTAL_LIMIT
     next_cursor = _make_cursor(order, rows[-1]) if per_page and len(rows) == per_page else None
-    return SearchResult(users, total, is_exact, next_cursor, selected, order.spec)
+    return SearchResult(users, total, is_exact, next_cursor, selected, order.spec, pks)
 
 
 def _load(queryset: QuerySet[User], selected: tuple[str, ...], rows: list[_Row]) -> list[User]:
