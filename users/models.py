@@ -382,6 +382,14 @@ class Job(models.Model):
     def finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
+    @property
+    def started_by(self) -> str:
+        """Who started it, as the audit log names actors (an API client, or staff)."""
+        if "actor" in self.params:
+            kind, _, label = self.params["actor"]
+            return f"{kind}:{label}"
+        return self.created_by.get_username() if self.created_by else "system"
+
 
 class Scope(models.TextChoices):
     """What an API client may do (SPEC.md section 6)."""
