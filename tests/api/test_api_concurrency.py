@@ -71,3 +71,33 @@ def test_fifty_concurrent_patches_all_land(server: str, settings: Any) -> None:
     updates = events(tenant, action="user.update")
     assert len(updates) == CLIENTS and {e.actor for e in updates} == {"api_client:racer"}
     assert verify_chain(tenant).ok
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_rate_limit_is_shared_by_every_connection() -> None:
+    """Server processes share buckets through the database: 8 connections taking 100 tokens
+    at once from a bucket of 30 get exactly 30 (the refill is set to nothing)."""
+    from django.db import connections
+
+    from users.api import ratelimit
+
+    start = threading.Barrier(8)
+    allowed: list[bool] = []
+
+    def take_some() -> None:
+        try:
+            start.wait(timeout=30)
+            for _ in range(100):
+                allowed.append(
+                    ratelimit.take("client:shared", capacity=30, per_second=1e-9).allowed
+                )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=take_some) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(allowed) == 800 and allowed.count(True) == 30

@@ -1,9 +1,11 @@
-"""Jobs an API client started show in the console, named as the audit log names it."""
+"""/api/v2/jobs: refusals, tenants and scopes, signed export links; and jobs an API client
+started show in the console, named as the audit log names it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User as StaffAccount
@@ -11,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from tests.api.conftest import Api
+from tests.api.conftest import Api, make_api
 from users.models import Job, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -36,3 +38,70 @@ def test_an_api_import_is_listed_with_its_client(
     assert "api_client:app" in listing
     got = api.get(f"/jobs/job_{job.pk}").json()
     assert got["status"] == "completed" and got["summary"]["inserted"] == 1
+
+
+def post_import(api: Api, data: bytes, **fields: str) -> Any:
+    return api.client.post(
+        "/api/v2/jobs/users-imports",
+        {"users": SimpleUploadedFile("u.json", data), **fields},
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+
+
+DB = "Username-Password-Authentication"
+
+
+@pytest.mark.parametrize(
+    ("data", "fields", "status", "message"),
+    [
+        (b"[{", {"connection_id": DB}, 400, "The file is not valid JSON"),
+        (b"{}", {"connection_id": DB}, 400, "must be a JSON array"),
+        (b"[]", {}, 400, "connection_id"),
+        (b"[]", {"connection_id": "nope"}, 400, "does not exist"),
+        (b"[" + b" " * 300 + b"]", {"connection_id": DB}, 413, "limit"),
+    ],
+)
+def test_bad_imports_are_refused_and_queue_nothing(
+    api: Api,
+    jobs_wait: Path,
+    settings: Any,
+    data: bytes,
+    fields: dict[str, str],
+    status: int,
+    message: str,
+) -> None:
+    settings.IMPORT_MAX_BYTES = 200
+    response = post_import(api, data, **fields)
+    assert response.status_code == status and message in response.json()["message"]
+    assert response.json()["errorCode"] == "invalid_body"
+    assert not Job.objects.exists()
+
+
+def test_jobs_of_the_api(tenant: Tenant, api: Api, paid_api: Api, jobs_wait: Path) -> None:
+    assert api.get("/jobs/job_999").json()["errorCode"] == "inexistent_job"
+    assert api.get("/jobs/nonsense").status_code == 404
+    export = api.call("POST", "/jobs/users-exports", {"format": "csv", "fields": [{"name": "x"}]})
+    assert export.status_code == 400 and "Unknown column 'x'" in export.json()["message"]
+    started = api.call("POST", "/jobs/users-exports", {"format": "json"})
+    assert started.status_code == 201
+    body = started.json()
+    assert (body["type"], body["status"], body["format"]) == ("users_export", "pending", "json")
+    assert api.get(f"/jobs/{body['id']}/errors").json() == []
+    # Another tenant's client cannot see it.
+    assert paid_api.get(f"/jobs/{body['id']}").status_code == 404
+    writer = make_api(tenant, "update:users", name="writer")
+    assert writer.get(f"/jobs/{body['id']}").json()["errorCode"] == "insufficient_scope"
+    upserter = make_api(tenant, "create:users", name="creator")
+    refused = post_import(upserter, b"[]", connection_id=DB, upsert="true")
+    assert refused.status_code == 403 and not Job.objects.filter(kind="import").exists()
+
+
+def test_a_signed_export_link_works_alone_and_not_forged(
+    api: Api, tenant: Tenant, jobs_run_now: Path
+) -> None:
+    started = api.call("POST", "/jobs/users-exports", {"format": "csv"}).json()
+    location = api.get(f"/jobs/{started['id']}").json()["location"]
+    assert Client().get(location).status_code == 200  # no token needed: the link is signed
+    forged = location.rsplit("/", 1)[0] + "/1:forged"
+    assert "/jobs/files/" in forged
+    assert Client().get(forged).status_code == 404
