@@ -489,6 +489,8 @@ def test_offset_paging(dataset: tuple[Tenant, dict[str, str]], sort: str, per_pa
     [
         ({"per_page": 101}, InvalidPaging, "per_page must be 0 to 100"),
         ({"page": -1}, InvalidPaging, "page must be 0 or more"),
+        ({"page": 10**35}, InvalidPaging, "past the last result any search can reach"),
+        ({"page": 20_000_001, "per_page": 50}, InvalidPaging, "1,000,000,000 results in"),
         ({"cursor": "garbage"}, InvalidPaging, "cursor is not valid"),
         ({"sort": "shoe_size:1"}, InvalidSort, "Cannot sort by 'shoe_size'"),
         ({"sort": "name:up"}, InvalidSort, "field:1"),

@@ -40,6 +40,7 @@ MAX_QUERY_LENGTH = 4000
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 50
 EXACT_TOTAL_LIMIT = 10_000
+MAX_OFFSET = 1_000_000_000  # databases refuse far larger offsets (found by fuzzing the API)
 DEFAULT_SORT = "created_at:-1"
 
 # Fields a caller may select: the normalized profile of SPEC.md section 7. The primary key
@@ -362,6 +363,11 @@ def search_users(
         raise InvalidPaging(f"per_page must be 0 to {MAX_PER_PAGE}, not {per_page}.")
     if page < 0:
         raise InvalidPaging(f"page must be 0 or more, not {page}.")
+    if page * per_page > MAX_OFFSET:
+        raise InvalidPaging(
+            f"page {page} is past the last result any search can reach "
+            f"({MAX_OFFSET:,} results in); narrow the query or sort it the other way."
+        )
     if cursor and page:
         raise InvalidPaging("Use either page or cursor, not both.")
     selected = selected_fields(fields, include_fields)
