@@ -191,8 +191,10 @@ def refresh(job: Job) -> Job:
 
 
 def resumable(job: Job, *, assume_failed: bool = False) -> bool:
+    """A failed import, bulk edit or revert goes on from its last checkpoint (or from the
+    start, if it stopped before its first chunk committed)."""
     failed = assume_failed or job.status == Job.Status.FAILED
-    return failed and job.kind in RESUMABLE and "report" in job.result and not expired(job)
+    return failed and job.kind in RESUMABLE and not expired(job)
 
 
 def resume(job: Job) -> bool:

@@ -260,3 +260,24 @@ def test_an_export_whose_worker_stopped_is_not_resumable(tenant: Tenant) -> None
     stop_the_worker(job)
     assert jobs.refresh(job).status == "failed" and not jobs.resumable(job)
     assert not jobs.resume(job)
+
+
+def test_a_job_that_stopped_before_its_first_chunk_starts_again(
+    tenant: Tenant, jobs_wait: Path, settings: Any
+) -> None:
+    job = jobs.import_job_start(
+        tenant=tenant,
+        staff_pk=None,
+        data=people(2),
+        file_name="p.json",
+        fmt="json",
+        upsert=False,
+        metadata_mode="replace",
+        dry_run=False,
+    )
+    stop_the_worker(job)
+    assert jobs.refresh(job).status == "failed" and "after 0 of 2" in job.error
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    assert jobs.resume(job)
+    job.refresh_from_db()
+    assert job.status == "succeeded" and User.objects.filter(tenant=tenant).count() == 2
