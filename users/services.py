@@ -354,16 +354,6 @@ def _leaf_rows(user: User, tiers: Iterable[str] = metadata.TIERS) -> list[tuple[
     ]
 
 
-def _reindex(user: User, tiers: Iterable[str]) -> None:
-    """Rewrite the user's search leaves for the tiers that changed."""
-    tiers = [tier for tier in metadata.TIERS if tier in tiers]
-    if not tiers:
-        return
-    codes = [code for code, tier in _TIER_CODES if tier in tiers]
-    SearchLeaf.objects.filter(user=user, tier__in=codes).delete()
-    insert_tuples(SearchLeaf, _LEAF_COLUMNS, _leaf_rows(user, tiers))
-
-
 def _details(update: metadata.Update, **extra: Any) -> dict[str, Any]:
     details: dict[str, Any] = {key: value for key, value in extra.items() if value}
     if update.dropped:
@@ -474,7 +464,7 @@ def user_create(
     _check_email_free(user.email, user.connection, exclude_pk=None)
     _save(user, creating=True)
     _identity_for(user).save()
-    _reindex(user, metadata.TIERS)
+    insert_tuples(SearchLeaf, _LEAF_COLUMNS, _leaf_rows(user))
     audit.record_many(tenant=tenant, ctx=by, entries=[_create_event(user, update)])
     return user
 
@@ -610,6 +600,15 @@ def user_bulk_create(
     return users
 
 
+@dataclasses.dataclass(frozen=True)
+class _Change:
+    """One locked user and the update to apply to it (for `_apply_many`)."""
+
+    user: User
+    update: metadata.Update
+    details: Mapping[str, Any] | None = None
+
+
 def _apply(
     locked: User,
     update: metadata.Update,
@@ -618,28 +617,74 @@ def _apply(
     action: str,
     details: Mapping[str, Any] | None = None,
 ) -> User:
-    before = locked.profile()
-    _assign(locked, update)
-    after = locked.profile()
-    if before == after and update.password is None:
-        return locked
-    email_changed = after.get("email") != before.get("email")
-    if email_changed:
-        _check_email_free(locked.email, locked.connection, exclude_pk=locked.pk)
-    locked.version += 1
-    locked.updated_at = timezone.now()
-    _save(locked, creating=False, unique_changed=email_changed)
-    _reindex(locked, [tier for tier in metadata.TIERS if before[tier] != after[tier]])
-    audit.record(
-        tenant=locked.tenant,
-        ctx=by,
-        action=action,
-        before=before,
-        after=after,
-        target=locked,
-        details={**_details(update), **(details or {})},
-    )
+    _apply_many([_Change(locked, update, details)], by=by, action=action)
     return locked
+
+
+def _apply_many(changes: Sequence[_Change], *, by: Context, action: str) -> list[AuditEvent]:
+    """Apply updates to locked users of one tenant: assign, version + 1, save, rewrite the
+    search leaves of the tiers that changed, and record one event each. Users an update
+    leaves as they were are not touched. One user is saved as itself; many (a bulk edit's
+    chunk) in one UPDATE, with their leaves and events also written together."""
+    applied: list[tuple[User, dict[str, Any], dict[str, Any], _Change]] = []
+    for change in changes:
+        locked = change.user
+        before = locked.profile()
+        _assign(locked, change.update)
+        after = locked.profile()
+        if before == after and change.update.password is None:
+            continue
+        email_changed = after.get("email") != before.get("email")
+        if email_changed:
+            _check_email_free(locked.email, locked.connection, exclude_pk=locked.pk)
+        locked.version += 1
+        locked.updated_at = timezone.now()
+        if len(changes) == 1:
+            _save(locked, creating=False, unique_changed=email_changed)
+        applied.append((locked, before, after, change))
+    if not applied:
+        return []
+    if len(changes) > 1:
+        fields = {"version", "updated_at"} | {
+            name
+            for _, before, after, change in applied
+            for name in before
+            if before[name] != after[name]
+        }
+        if any(change.update.password is not None for *_, change in applied):
+            fields.add("password")
+        try:
+            with transaction.atomic():
+                User.objects.bulk_update([user for user, *_ in applied], sorted(fields))
+        except IntegrityError:
+            raise UserExists("An email in this batch is taken; nothing was changed.") from None
+    for code, tier in _TIER_CODES:
+        pks = [user.pk for user, before, after, _ in applied if before[tier] != after[tier]]
+        if pks:
+            SearchLeaf.objects.filter(user_id__in=pks, tier=code).delete()
+    insert_tuples(
+        SearchLeaf,
+        _LEAF_COLUMNS,
+        (
+            row
+            for user, before, after, _ in applied
+            for row in _leaf_rows(user, [t for t in metadata.TIERS if before[t] != after[t]])
+        ),
+    )
+    return audit.record_many(
+        tenant=applied[0][0].tenant,
+        ctx=by,
+        entries=[
+            audit.Entry(
+                action=action,
+                before=before,
+                after=after,
+                target=user,
+                details={**_details(change.update), **(change.details or {})},
+            )
+            for user, before, after, change in applied
+        ],
+    )
 
 
 @transaction.atomic
@@ -865,18 +910,20 @@ def users_bulk_edit(
     patch = bulk_edit_patch(tenant, tier, key, value, remove)
     report = resume or BatchReport(dry_run=dry_run, batch_id=str(uuid.uuid4()))
     ctx = dataclasses.replace(by, batch_id=uuid.UUID(report.batch_id))
+    _guard_tiers(patch, ctx)
+    rules = tenant.metadata_rules()
     last = after_pk
     while True:
         with transaction.atomic():
-            # A chunk at a time, by id: rows are rewritten as we go, which a live cursor
-            # (SQLite) may not survive.
-            chunk = list(users.filter(pk__gt=last).order_by("pk")[:BATCH_CHUNK])
-            if not chunk:
+            # A chunk at a time, by id (rows are rewritten as we go, which a live cursor on
+            # SQLite may not survive), locked together, in id order like every batch.
+            pending = users.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)
+            ids = list(pending[:BATCH_CHUNK])
+            if not ids:
                 break
             failures: list[dict[str, Any]] = []
-            for user in chunk:
-                _bulk_edit_one(tenant, user, patch, ctx, report, failures)
-            last = chunk[-1].pk
+            _bulk_edit_chunk(tenant, ids, patch, rules, ctx, report, failures)
+            last = ids[-1]
             if dry_run:
                 transaction.set_rollback(True)
             elif checkpoint is not None:
@@ -886,29 +933,38 @@ def users_bulk_edit(
     return report
 
 
-def _bulk_edit_one(
+def _bulk_edit_chunk(
     tenant: Tenant,
-    user: User,
+    ids: list[int],
     patch: dict[str, Any],
+    rules: metadata.Rules,
     ctx: Context,
     report: BatchReport,
     failures: list[dict[str, Any]],
 ) -> None:
-    report.matched += 1
-    version = user.version
-    try:
-        with transaction.atomic():
-            updated = user_update(user=user, body=patch, by=ctx)
-    except (metadata.MetadataError, ServiceError) as error:
-        report.fail({"user_id": user.user_id, "message": error.message}, failures)
-        return
-    if updated.version != version:
-        report.changed += 1
-        if len(report.samples) < SAMPLE_DIFFS:
-            event = (
-                AuditEvent.objects.filter(tenant=tenant, target_pk=user.pk).order_by("-seq").first()
+    """Apply the patch to a chunk of users: each is checked on its own (a refused one is
+    reported and left as it was), the rest are written together."""
+    locked = (
+        User.objects.select_for_update()
+        .select_related("tenant", "connection")
+        .filter(tenant=tenant, pk__in=ids)
+        .order_by("pk")
+    )
+    changes: list[_Change] = []
+    for user in locked:
+        report.matched += 1
+        try:
+            update = metadata.apply_update(
+                user.profile(), patch, rules, mode="merge", on_denied=_on_denied(ctx)
             )
-            report.samples.append({"user_id": user.user_id, "event": event})
+        except metadata.MetadataError as error:
+            report.fail({"user_id": user.user_id, "message": error.message}, failures)
+            continue
+        changes.append(_Change(user, update))
+    events = _apply_many(changes, by=ctx, action="user.update")
+    report.changed += len(events)
+    for event in events[: max(0, SAMPLE_DIFFS - len(report.samples))]:
+        report.samples.append({"user_id": event.target_user_id, "event": event})
 
 
 def users_bulk_edit_preview(

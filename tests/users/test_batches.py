@@ -17,6 +17,7 @@ from django.urls import reverse
 from tests.factories import FACTORY_CONTEXT, UserFactory
 from tests.helpers import events
 from users import metadata, services
+from users.audit import verify_chain
 from users.imports import import_users
 from users.models import Job, Tenant, User
 from users.search import users_matching
@@ -285,3 +286,29 @@ def test_job_list(
     )
     page = client.get(reverse("users:job_list", args=[tenant.slug])).content.decode()
     assert "Bulk edit #" in page and "Queued" in page and admin_staff.username in page
+
+
+def test_a_bulk_edit_chunk_writes_together_and_refuses_alone(
+    tenant: Tenant, crowd: list[User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Users of a chunk are written together (one UPDATE, their leaves, one event each); a
+    user the rules refuse is reported and left exactly as it was."""
+    monkeypatch.setattr("users.services.BATCH_CHUNK", 4)
+    tenant.metadata_max_bytes = 200
+    services.tenant_update(tenant=tenant, changed=["metadata_max_bytes"], by=FACTORY_CONTEXT)
+    big = crowd[2]
+    User.objects.filter(pk=big.pk).update(user_metadata={"theme": "light", "pad": "x" * 170})
+    report = edit(tenant, "", key="note", value="y" * 20)
+    assert (report.matched, report.changed, report.failed) == (6, 5, 1)
+    assert report.failures[0]["user_id"] == big.user_id and "limit" in report.failures[0]["message"]
+    refused = User.objects.get(pk=big.pk)
+    assert "note" not in refused.user_metadata and refused.version == big.version
+    changed = User.objects.filter(tenant=tenant).exclude(pk=big.pk)
+    assert all(u.user_metadata["note"] == "y" * 20 and u.version == 2 for u in changed)
+    found = set(
+        users_matching(tenant, "user_metadata.note:" + "y" * 20).values_list("pk", flat=True)
+    )
+    assert found == {u.pk for u in changed}
+    updates = events(tenant, action="user.update", batch_id=report.batch_id)
+    assert sorted(e.target_pk for e in updates) == sorted(u.pk for u in changed)
+    assert verify_chain(tenant).ok

@@ -150,11 +150,11 @@ def killed_on_call(number: int, real: Callable[..., Any]) -> Callable[..., Any]:
     so the job's own error handling never sees it, as with a real kill."""
     calls = {"n": 0}
 
-    def maybe_killed(**kwargs: Any) -> Any:
+    def maybe_killed(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == number:
             raise SystemExit("worker killed")
-        return real(**kwargs)
+        return real(*args, **kwargs)
 
     return maybe_killed
 
@@ -236,8 +236,8 @@ def test_a_bulk_edit_whose_worker_stopped_resumes(
     monkeypatch.setattr("users.services.BATCH_CHUNK", 2)
     for i in range(5):
         UserFactory.create(tenant=tenant, email=f"u{i}@x.test")
-    real_update = services.user_update
-    monkeypatch.setattr(services, "user_update", killed_on_call(3, real_update))
+    real_chunk = services._bulk_edit_chunk
+    monkeypatch.setattr(services, "_bulk_edit_chunk", killed_on_call(2, real_chunk))
     client.force_login(admin_staff)
     data = {"q": "", "tier": "user_metadata", "key": "beta", "action": "set", "value": "true"}
     client.post(reverse("users:bulk_edit", args=[tenant.slug]), {**data, "intent": "apply"})
@@ -245,7 +245,7 @@ def test_a_bulk_edit_whose_worker_stopped_resumes(
     stop_the_worker(job)
     assert User.objects.filter(user_metadata__beta=True).count() == 2
     assert jobs.refresh(job).status == "failed" and jobs.resumable(job)
-    monkeypatch.setattr(services, "user_update", real_update)
+    monkeypatch.setattr(services, "_bulk_edit_chunk", real_chunk)
     assert jobs.resume(job)
     job.refresh_from_db()
     assert (job.status, job.result["report"]["changed"], job.done) == ("succeeded", 5, 5)
