@@ -358,11 +358,46 @@ def _import_chunk(
     else:
         for row, _ in new:
             chunk.outcomes[row.index] = "inserted"
-    for row in shaped:
-        if row.key in existing:
-            _one_row(job, row, chunk, existing=existing[row.key])
+    _update_existing(job, [row for row in shaped if row.key in existing], existing, chunk)
     chunk.failures.sort(key=lambda failure: failure["row"])
     return chunk
+
+
+def _update_existing(
+    job: ImportSettings, rows: list[_Row], existing: dict[tuple[str, str], User], chunk: _Chunk
+) -> None:
+    """Upsert: the chunk's existing users, updated together, each checked on its own. (They
+    were matched by email, so no update can move one onto a taken email.)"""
+    accepted: list[_Row] = []
+    for row in rows:
+        try:
+            _check_upsert(job, row)
+        except RowFailure as error:
+            chunk.fail(row.index, row.body, error)
+        else:
+            accepted.append(row)
+    if not accepted:
+        return
+    items = [(existing[row.key], _update_body(row)) for row in accepted]
+    outcomes = services.users_update_each(tenant=job.tenant, items=items, by=job.by, mode=job.mode)
+    for row, outcome in zip(accepted, outcomes, strict=True):
+        if isinstance(outcome, RowFailure):
+            chunk.fail(row.index, row.body, outcome)
+        else:
+            chunk.outcomes[row.index] = "updated"
+
+
+def _check_upsert(job: ImportSettings, row: _Row) -> None:
+    if not job.upsert:
+        raise services.UserExists(
+            f"{row.body['email']} already exists; import with upsert to update it."
+        )
+    if row.password_hash is not None:
+        raise services.ServiceError("password_hash cannot change an existing user's password.")
+
+
+def _update_body(row: _Row) -> dict[str, Any]:
+    return {key: value for key, value in row.body.items() if key != "user_id"}
 
 
 def _existing_users(tenant: Tenant, keys: list[tuple[str, str]]) -> dict[tuple[str, str], User]:
@@ -393,16 +428,8 @@ def _one_row(job: ImportSettings, row: _Row, chunk: _Chunk, *, existing: User | 
                 )
                 chunk.outcomes[row.index] = "inserted"
                 return
-            if not job.upsert:
-                raise services.UserExists(
-                    f"{row.body['email']} already exists; import with upsert to update it."
-                )
-            if row.password_hash is not None:
-                raise services.ServiceError(
-                    "password_hash cannot change an existing user's password."
-                )
-            body = {key: value for key, value in row.body.items() if key != "user_id"}
-            services.user_update(user=existing, body=body, by=job.by, mode=job.mode)
+            _check_upsert(job, row)
+            services.user_update(user=existing, body=_update_body(row), by=job.by, mode=job.mode)
             chunk.outcomes[row.index] = "updated"
     except RowFailure as error:
         chunk.fail(row.index, row.body, error)

@@ -687,6 +687,24 @@ def _apply_many(changes: Sequence[_Change], *, by: Context, action: str) -> list
     )
 
 
+def _prepare_update(
+    locked: User,
+    body: Mapping[str, Any],
+    rules: metadata.Rules,
+    mode: metadata.MergeMode,
+    by: Context,
+) -> metadata.Update:
+    update = metadata.apply_update(
+        locked.profile(), body, rules, mode=mode, on_denied=_on_denied(by)
+    )
+    if update.connection is not None and update.connection != locked.connection.name:
+        raise ServiceError(
+            f"This user belongs to {locked.connection.name!r}, not {update.connection!r}; "
+            "a user cannot move between connections."
+        )
+    return update
+
+
 @transaction.atomic
 def user_update(
     *,
@@ -704,20 +722,55 @@ def user_update(
     _guard_tiers(body, by)
     locked = _lock(user)
     _check_version(locked, expected_version)
-    update = metadata.apply_update(
-        locked.profile(),
-        body,
-        locked.tenant.metadata_rules(),
-        mode=mode,
-        on_denied=_on_denied(by),
-    )
-    if update.connection is not None and update.connection != locked.connection.name:
-        raise ServiceError(
-            f"This user belongs to {locked.connection.name!r}, not {update.connection!r}; "
-            "a user cannot move between connections."
-        )
+    update = _prepare_update(locked, body, locked.tenant.metadata_rules(), mode, by)
     details = {"mode": mode} if mode != "merge" else None
     return _apply(locked, update, by=by, action="user.update", details=details)
+
+
+UpdateOutcome = AuditEvent | None | ServiceError | metadata.MetadataError
+
+
+@transaction.atomic
+def users_update_each(
+    *,
+    tenant: Tenant,
+    items: Sequence[tuple[User, Mapping[str, Any]]],
+    by: Context,
+    mode: metadata.MergeMode = "merge",
+) -> list[UpdateOutcome]:
+    """`user_update` for many users of a tenant at once (a bulk edit's chunk, an import's
+    upserts): each body is checked on its own, and the accepted ones are written together.
+    Per item: its event, None when it changed nothing, or the error that refused it (that
+    user is left as it was). If an accepted email is taken, UserExists and nothing changes."""
+    rules = tenant.metadata_rules()
+    pks = [user.pk for user, _ in items]
+    locked = {
+        user.pk: user
+        for user in User.objects.select_for_update()
+        .select_related("tenant", "connection")
+        .filter(tenant=tenant, pk__in=pks)
+        .order_by("pk")
+    }
+    outcomes: list[UpdateOutcome] = []
+    changes: list[_Change] = []
+    details = {"mode": mode} if mode != "merge" else None
+    for user, body in items:
+        current = locked.get(user.pk)
+        try:
+            if current is None:
+                raise UserNotFound(f"The user {user.user_id} does not exist (any more).")
+            _guard_tiers(body, by)
+            changes.append(
+                _Change(current, _prepare_update(current, body, rules, mode, by), details)
+            )
+            outcomes.append(None)
+        except (ServiceError, metadata.MetadataError) as error:
+            outcomes.append(error)
+    events = {event.target_pk: event for event in _apply_many(changes, by=by, action="user.update")}
+    return [
+        events.get(user.pk) if outcome is None else outcome
+        for (user, _), outcome in zip(items, outcomes, strict=True)
+    ]
 
 
 def user_delete_metadata_key(
@@ -910,8 +963,6 @@ def users_bulk_edit(
     patch = bulk_edit_patch(tenant, tier, key, value, remove)
     report = resume or BatchReport(dry_run=dry_run, batch_id=str(uuid.uuid4()))
     ctx = dataclasses.replace(by, batch_id=uuid.UUID(report.batch_id))
-    _guard_tiers(patch, ctx)
-    rules = tenant.metadata_rules()
     last = after_pk
     while True:
         with transaction.atomic():
@@ -922,7 +973,7 @@ def users_bulk_edit(
             if not ids:
                 break
             failures: list[dict[str, Any]] = []
-            _bulk_edit_chunk(tenant, ids, patch, rules, ctx, report, failures)
+            _bulk_edit_chunk(tenant, ids, patch, ctx, report, failures)
             last = ids[-1]
             if dry_run:
                 transaction.set_rollback(True)
@@ -937,34 +988,24 @@ def _bulk_edit_chunk(
     tenant: Tenant,
     ids: list[int],
     patch: dict[str, Any],
-    rules: metadata.Rules,
     ctx: Context,
     report: BatchReport,
     failures: list[dict[str, Any]],
 ) -> None:
-    """Apply the patch to a chunk of users: each is checked on its own (a refused one is
-    reported and left as it was), the rest are written together."""
-    locked = (
-        User.objects.select_for_update()
-        .select_related("tenant", "connection")
-        .filter(tenant=tenant, pk__in=ids)
-        .order_by("pk")
+    """Apply the patch to a chunk of users, written together; a user the rules refuse is
+    reported and left as it was."""
+    users = list(
+        User.objects.filter(tenant=tenant, pk__in=ids).only("pk", "user_id").order_by("pk")
     )
-    changes: list[_Change] = []
-    for user in locked:
+    outcomes = users_update_each(tenant=tenant, items=[(user, patch) for user in users], by=ctx)
+    for user, outcome in zip(users, outcomes, strict=True):
         report.matched += 1
-        try:
-            update = metadata.apply_update(
-                user.profile(), patch, rules, mode="merge", on_denied=_on_denied(ctx)
-            )
-        except metadata.MetadataError as error:
-            report.fail({"user_id": user.user_id, "message": error.message}, failures)
-            continue
-        changes.append(_Change(user, update))
-    events = _apply_many(changes, by=ctx, action="user.update")
-    report.changed += len(events)
-    for event in events[: max(0, SAMPLE_DIFFS - len(report.samples))]:
-        report.samples.append({"user_id": event.target_user_id, "event": event})
+        if isinstance(outcome, AuditEvent):
+            report.changed += 1
+            if len(report.samples) < SAMPLE_DIFFS:
+                report.samples.append({"user_id": user.user_id, "event": outcome})
+        elif outcome is not None:
+            report.fail({"user_id": user.user_id, "message": outcome.message}, failures)
 
 
 def users_bulk_edit_preview(

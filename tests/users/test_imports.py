@@ -259,3 +259,32 @@ def test_an_interrupted_import_goes_on_from_its_last_checkpoint(tenant: Tenant) 
     assert User.objects.filter(tenant=tenant).count() == 5
     assert {str(e.batch_id) for e in events(tenant, action="user.create")} == {report.batch_id}
     assert verify_chain(tenant).ok
+
+
+def test_upserts_go_in_together_and_fail_alone(tenant: Tenant) -> None:
+    """Existing users of a chunk are updated together; a refused row fails on its own."""
+    users = [
+        UserFactory.create(tenant=tenant, email=f"u{i}@x.test", user_metadata={"keep": i})
+        for i in range(4)
+    ]
+    rows = rows_of(
+        [
+            {"email": "u0@x.test", "user_metadata": {"plan": "pro"}},
+            {"email": "u1@x.test", "user_metadata": {"a.b": 1}},
+            {"email": "u2@x.test", "user_metadata": {"plan": "team"}},
+            {"email": "u3@x.test", "name": "Three"},
+            {"email": "new@x.test"},
+        ]
+    )
+    report = import_users(tenant, rows, upsert=True, metadata_mode="merge", chunk_rows=5)
+    assert report.summary() == {"inserted": 1, "updated": 3, "failed": 1, "total": 5}
+    assert [f["row"] for f in report.failures] == [1]
+    stored = {u.email: u for u in User.objects.filter(tenant=tenant)}
+    assert stored["u0@x.test"].user_metadata == {"keep": 0, "plan": "pro"}
+    assert stored["u1@x.test"].user_metadata == {"keep": 1}
+    assert stored["u3@x.test"].name == "Three" and stored["u3@x.test"].version == 2
+    updates = events(tenant, action="user.update", batch_id=report.batch_id)
+    assert sorted(e.target_user_id for e in updates) == sorted(
+        u.user_id for u in (users[0], users[2], users[3])
+    )
+    assert verify_chain(tenant).ok
