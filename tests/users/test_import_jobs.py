@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.conftest import IMMEDIATE_TASKS
 from tests.factories import UserFactory
 from tests.helpers import events
 from users import jobs, services
@@ -138,6 +139,20 @@ def test_import_needs_admin(
     assert not Job.objects.exists()
 
 
+def queue_import(tenant: Tenant, data: bytes) -> Job:
+    """An import queued as the console queues it (run it, or let it wait)."""
+    return jobs.import_job_start(
+        tenant=tenant,
+        staff_pk=None,
+        data=data,
+        file_name="p.json",
+        fmt="json",
+        upsert=False,
+        metadata_mode="replace",
+        dry_run=False,
+    )
+
+
 def stop_the_worker(job: Job) -> None:
     """What a killed worker leaves: the job running, its heartbeat getting old."""
     Job.objects.filter(pk=job.pk).update(
@@ -201,16 +216,7 @@ def test_a_replaced_run_stops_without_writing(
 ) -> None:
     """A worker that was only slow, not dead: while it works on its chunk, its job is failed
     as stale and resumed elsewhere. At its checkpoint it stops quietly; its chunk rolls back."""
-    job = jobs.import_job_start(
-        tenant=tenant,
-        staff_pk=None,
-        data=people(3),
-        file_name="p.json",
-        fmt="json",
-        upsert=False,
-        metadata_mode="replace",
-        dry_run=False,
-    )
+    job = queue_import(tenant, people(3))
     real_prepare = services.users_prepare
 
     def resumed_elsewhere_meanwhile(**kwargs: Any) -> Any:
@@ -265,19 +271,10 @@ def test_an_export_whose_worker_stopped_is_not_resumable(tenant: Tenant) -> None
 def test_a_job_that_stopped_before_its_first_chunk_starts_again(
     tenant: Tenant, jobs_wait: Path, settings: Any
 ) -> None:
-    job = jobs.import_job_start(
-        tenant=tenant,
-        staff_pk=None,
-        data=people(2),
-        file_name="p.json",
-        fmt="json",
-        upsert=False,
-        metadata_mode="replace",
-        dry_run=False,
-    )
+    job = queue_import(tenant, people(2))
     stop_the_worker(job)
     assert jobs.refresh(job).status == "failed" and "after 0 of 2" in job.error
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = IMMEDIATE_TASKS
     assert jobs.resume(job)
     job.refresh_from_db()
     assert job.status == "succeeded" and User.objects.filter(tenant=tenant).count() == 2
