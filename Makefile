@@ -32,7 +32,7 @@ run: $(VENV)/.installed-run .env
 	@echo "Sign in at http://127.0.0.1:8000/ with one of the demo staff accounts:"
 	@cat .demo-accounts.txt 2>/dev/null || echo "  (no .demo-accounts.txt here; add one with: $(BIN)/python manage.py add_staff EMAIL --tenant acme --role owner)"
 	@echo "Django admin (superusers only): $(BIN)/python manage.py createsuperuser, then http://127.0.0.1:8000/admin/"
-	@echo "Background jobs (exports) run on a worker started beside the server."
+	@echo "Background jobs (exports, imports, bulk edits, batch reverts) run on a worker started beside the server."
 	@echo ""
 	$(BIN)/python manage.py db_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
