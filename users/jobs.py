@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -60,15 +60,29 @@ def _job_context(job: Job) -> Context:
 
 
 def export_job_start(
-    *, tenant: Tenant, staff_pk: int | None, q: str, columns: str | None, fmt: str, gzip: bool
+    *,
+    tenant: Tenant,
+    staff_pk: int | None,
+    q: str,
+    columns: str | None,
+    fmt: str,
+    gzip: bool,
+    api_fields: Mapping[str, str] | None = None,
 ) -> Job:
-    """Check the export as a direct download would (refusing bad input now), then queue it."""
+    """Check the export as a direct download would (refusing bad input now), then queue it.
+    `api_fields`: what an API client named the job with, shown back to it."""
     export_users(tenant, q=q, columns=columns, fmt=fmt, gzip=gzip)
     job = Job.objects.create(
         tenant=tenant,
         kind=Job.Kind.EXPORT,
         created_by_id=staff_pk,
-        params={"q": q, "columns": columns, "fmt": fmt, "gzip": gzip},
+        params={
+            "q": q,
+            "columns": columns,
+            "fmt": fmt,
+            "gzip": gzip,
+            **({"api": dict(api_fields)} if api_fields else {}),
+        },
     )
     run_export.enqueue(job.pk)
     return job
@@ -86,10 +100,12 @@ def import_job_start(
     dry_run: bool,
     connection: str | None = None,
     actor: Actor | None = None,
+    api_fields: Mapping[str, str] | None = None,
 ) -> Job:
     """Read the file now (ImportFileError refuses it whole, and nothing is queued), keep it
     beside the job, then queue the import. `connection` is the default of rows that name
-    none; `actor` is who writes, when not the staff member `staff_pk` (an API client)."""
+    none; `actor` is who writes, when not the staff member `staff_pk` (an API client);
+    `api_fields` what that client named the job with, shown back to it."""
     rows = imports.read_rows(data, fmt, max_bytes=settings.IMPORT_MAX_BYTES)
     job = Job.objects.create(
         tenant=tenant,
@@ -104,13 +120,15 @@ def import_job_start(
             "file_name": file_name,
             **({"connection": connection} if connection else {}),
             **({"actor": [actor.kind, actor.id, actor.label]} if actor else {}),
+            **({"api": dict(api_fields)} if api_fields else {}),
         },
     )
     source = f"import-{job.pk}-{tenant.slug}.{fmt}"
     path = job_path(job, source)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    Job.objects.filter(pk=job.pk).update(params={**job.params, "source": source})
+    job.params["source"] = source
+    job.save(update_fields=["params"])
     run_import.enqueue(job.pk)
     return job
 

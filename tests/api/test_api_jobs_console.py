@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.api.conftest import Api, make_api
+from users import jobs
 from users.models import Job, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +106,18 @@ def test_a_signed_export_link_works_alone_and_not_forged(
     forged = location.rsplit("/", 1)[0] + "/1:forged"
     assert "/jobs/files/" in forged
     assert Client().get(forged).status_code == 404
+
+
+def test_a_queued_api_import_keeps_its_file_for_the_worker(
+    api: Api, tenant: Tenant, jobs_wait: Path
+) -> None:
+    """The job's params are written once, before it is queued: a worker that picks it up
+    later finds the uploaded file (a later rewrite of the params had dropped it)."""
+    response = post_import(
+        api, json.dumps([{"email": "q@x.test"}]).encode(), connection_id=DB, external_id="run-7"
+    )
+    assert response.json()["external_id"] == "run-7"
+    job = Job.objects.get()
+    jobs.run_import.call(job.pk)
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.result["report"]["inserted"] == 1

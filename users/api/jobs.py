@@ -75,8 +75,7 @@ def _job_out(request: HttpRequest, job: Job) -> dict[str, Any]:
         "created_at": api_time(job.created_at),
         "percentage_done": job.percent,
     }
-    if job.params.get("connection_id"):
-        out["connection_id"] = job.params["connection_id"]
+    out.update(job.params.get("api", {}))  # connection_id, external_id: as the client gave them
     if job.kind == Job.Kind.EXPORT:
         out["format"] = "csv" if job.params["fmt"] == "csv" else "json"
         if job.status == Job.Status.SUCCEEDED and job.file_name and not jobs.expired(job):
@@ -111,12 +110,10 @@ def export_users(request: ApiRequest, payload: ExportRequest) -> Any:
             columns=",".join(columns) if columns else None,
             fmt="csv" if payload.format == "csv" else "ndjson",
             gzip=False,
+            api_fields={"connection_id": payload.connection_id} if payload.connection_id else None,
         )
     except (ExportError, SearchError) as error:
         raise ApiError(400, error.message, "invalid_body") from None
-    if payload.connection_id:
-        job.params["connection_id"] = payload.connection_id
-        Job.objects.filter(pk=job.pk).update(params=job.params)
     return Status(201, _job_out(request, job))
 
 
@@ -149,11 +146,13 @@ def import_users(
             dry_run=False,
             connection=connection.name if connection else DATABASE_CONNECTION,
             actor=api_context(request).actor,
+            api_fields={
+                "connection_id": connection_id,
+                **({"external_id": external_id} if external_id else {}),
+            },
         )
     except ImportFileError as error:
         raise ApiError(400, error.message, "invalid_body") from None
-    job.params["connection_id"] = connection_id
-    Job.objects.filter(pk=job.pk).update(params=job.params)
     return Status(202, _job_out(request, job))
 
 

@@ -140,6 +140,7 @@ class JobOut(BaseModel):
     status: Literal["pending", "processing", "completed", "failed"]
     created_at: str
     connection_id: str | None = None
+    external_id: str | None = None
     format: str | None = None
     location: str | None = None
     percentage_done: int | None = None
