@@ -35,7 +35,6 @@ from users.search import users_matching
 STALE_AFTER = timedelta(minutes=2)
 FILE_LIFETIME = timedelta(hours=24)
 HEARTBEAT_EVERY = 5000  # rows
-RESUMABLE = frozenset({Job.Kind.IMPORT, Job.Kind.BULK_EDIT, Job.Kind.REVERT})
 
 
 class JobReplaced(Exception):
@@ -188,6 +187,15 @@ def revert_job_start(*, tenant: Tenant, staff_pk: int | None, batch_id: uuid.UUI
 # --- watching and resuming ------------------------------------------------------------------
 
 
+def fail_stale(tenant: Tenant) -> None:
+    """Fail (with the reason) the tenant's running jobs whose worker has stopped."""
+    cutoff = timezone.now() - STALE_AFTER
+    for job in Job.objects.filter(
+        tenant=tenant, status=Job.Status.RUNNING, heartbeat_at__lt=cutoff
+    ):
+        refresh(job)
+
+
 def refresh(job: Job) -> Job:
     """The job as it stands, failing it (with the reason) if its worker has stopped."""
     job.refresh_from_db()
@@ -212,7 +220,7 @@ def resumable(job: Job, *, assume_failed: bool = False) -> bool:
     """A failed import, bulk edit or revert goes on from its last checkpoint (or from the
     start, if it stopped before its first chunk committed)."""
     failed = assume_failed or job.status == Job.Status.FAILED
-    return failed and job.kind in RESUMABLE and not expired(job)
+    return failed and job.kind in RESUME_TASKS and not expired(job)
 
 
 def resume(job: Job) -> bool:
@@ -224,9 +232,7 @@ def resume(job: Job) -> bool:
     )
     if not queued:
         return False
-    {Job.Kind.IMPORT: run_import, Job.Kind.BULK_EDIT: run_bulk_edit, Job.Kind.REVERT: run_revert}[
-        Job.Kind(job.kind)
-    ].enqueue(job.pk)
+    RESUME_TASKS[Job.Kind(job.kind)].enqueue(job.pk)
     return True
 
 
@@ -479,3 +485,11 @@ def _finish(job: Job, report: imports.ImportReport | services.BatchReport, **cou
         job.file_name = ""
     result = {**Job.objects.get(pk=job.pk).result, "report": report.to_dict()}
     _succeed(job, file_name=job.file_name, result=result, **counts)
+
+
+# The kinds a stopped job of which can be resumed from its checkpoint, and the task that does it.
+RESUME_TASKS = {
+    Job.Kind.IMPORT: run_import,
+    Job.Kind.BULK_EDIT: run_bulk_edit,
+    Job.Kind.REVERT: run_revert,
+}

@@ -136,3 +136,23 @@ def test_expired_files_are_pruned(
     old.refresh_from_db()
     fresh.refresh_from_db()
     assert (old.file_name, fresh.file_name) == ("", "fresh.csv")
+
+
+def test_the_job_list_fails_stopped_jobs_without_a_query_per_job(
+    client: Client,
+    admin_staff: StaffAccount,
+    tenant: Tenant,
+    django_assert_max_num_queries: Any,
+) -> None:
+    stopped = Job.objects.create(
+        tenant=tenant, status=Job.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    for _ in range(20):
+        Job.objects.create(tenant=tenant, status=Job.Status.SUCCEEDED, finished_at=timezone.now())
+    client.force_login(admin_staff)
+    client.get(reverse("users:job_list", args=[tenant.slug]))
+    stopped.refresh_from_db()
+    assert stopped.status == "failed"
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("users:job_list", args=[tenant.slug])).content.decode()
+    assert page.count("Export #") == 21

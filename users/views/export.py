@@ -17,9 +17,12 @@ from users.exports import ExportError, export_users
 from users.forms import ExportForm
 from users.models import Membership, Role, Tenant
 from users.search import SearchError, users_matching
+from users.search.query import EXACT_TOTAL_LIMIT
 from users.search.usage import keys_in_use
 
-STREAM_LIMIT = 10_000  # more users than this export as a background job
+# More users than this export as a background job: the users page's exact-total limit, so
+# its quick CSV/NDJSON links and this page agree on what "small" is.
+STREAM_LIMIT = EXACT_TOTAL_LIMIT
 
 
 def _download(

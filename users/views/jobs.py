@@ -140,11 +140,13 @@ def batch_revert(
 @require_GET
 @tenant_view(Role.ADMIN)
 def job_list(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
-    recent = list(Job.objects.filter(tenant=membership.tenant)[:RECENT_JOBS])
+    jobs.fail_stale(membership.tenant)
     context = {
         "membership": membership,
         "tenant": membership.tenant,
-        "jobs": [jobs.refresh(job) for job in recent],
+        "jobs": Job.objects.filter(tenant=membership.tenant).select_related("created_by")[
+            :RECENT_JOBS
+        ],
     }
     return render(request, "users/job_list.html", context)
 
@@ -156,11 +158,9 @@ def job_detail(
 ) -> HttpResponse:
     job = _job(membership, job_id)
     report = job.result.get("report", {})
-    samples = [
-        (sample["user_id"], audit.describe(event))
-        for sample in report.get("samples", [])
-        if (event := AuditEvent.objects.filter(tenant=job.tenant, seq=sample["seq"]).first())
-    ]
+    wanted = {sample["seq"]: sample["user_id"] for sample in report.get("samples", [])}
+    sampled = AuditEvent.objects.filter(tenant=job.tenant, seq__in=wanted).order_by("seq")
+    samples = [(wanted[event.seq], audit.describe(event)) for event in sampled]
     shown = len(report.get("preview", []))
     later = [f for f in report.get("failures", []) if "row" in f and f["row"] >= shown]
     context = {
