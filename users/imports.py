@@ -34,7 +34,7 @@ SYSTEM_COLUMNS = frozenset(
 )
 BOOLEAN_COLUMNS = frozenset(metadata.PROFILE_BOOLEAN_FIELDS)
 IMPORT_ONLY_FIELDS = ("password_hash",)
-REPORTED_FAILURES = 1000
+REPORTED_FAILURES = services.REPORTED_FAILURES
 
 
 class ImportFileError(ValueError):

@@ -514,19 +514,29 @@ def users_create_prepared(*, tenant: Tenant, new: Sequence[NewUser], by: Context
         taken = User.objects.filter(connection_id=connection_pk, email__lower__in=emails)
         if len(set(emails)) != len(emails) or taken.exists():
             raise UserExists("Some emails of this batch are taken; nothing was created.")
+    _insert_users(tenant, users)
+    audit.record_many(tenant=tenant, ctx=by, entries=[_create_event(i.user, i.update) for i in new])
+    return users
+
+
+def _insert_users(tenant: Tenant, users: Sequence[User]) -> None:
+    """INSERT new users (their pks are set), their identities and search leaves, in a few
+    statements; UserExists, and nothing inserted, if a user_id or an email is taken."""
     try:
         with transaction.atomic():
             insert_rows(users)
     except IntegrityError:
-        raise UserExists("Some users of this batch already exist; nothing was created.") from None
+        raise UserExists(
+            "Some users of this batch already exist (same user_id, or same email in a "
+            "connection); nothing was created."
+        ) from None
+    ids = [user.user_id for user in users]
     pks = dict(User.objects.filter(tenant=tenant, user_id__in=ids).values_list("user_id", "pk"))
     for user in users:
         user.pk = pks[user.user_id]
         user._state.adding = False
     insert_rows([_identity_for(user) for user in users])
     insert_tuples(SearchLeaf, _LEAF_COLUMNS, (row for user in users for row in _leaf_rows(user)))
-    audit.record_many(tenant=tenant, ctx=by, entries=[_create_event(i.user, i.update) for i in new])
-    return users
 
 
 # Read-only attributes a bulk load may carry over from another system.
@@ -571,19 +581,7 @@ def user_bulk_create(
         users.append(user)
     if not users:
         return []
-    try:
-        with transaction.atomic():
-            insert_rows(users)
-    except IntegrityError:
-        raise UserExists(
-            "Some users of this batch already exist (same user_id, or same email in a "
-            "connection); nothing was created."
-        ) from None
-    ids = dict(User.objects.filter(tenant=tenant, user_id__in=seen).values_list("user_id", "pk"))
-    for user in users:
-        user.pk = ids[user.user_id]
-    insert_rows([_identity_for(user) for user in users])
-    insert_tuples(SearchLeaf, _LEAF_COLUMNS, (row for user in users for row in _leaf_rows(user)))
+    _insert_users(tenant, users)
     batch_ctx = by if by.batch_id else dataclasses.replace(by, batch_id=uuid.uuid4())
     audit.record(
         tenant=tenant,
