@@ -50,7 +50,10 @@ def tier_role(tier: str) -> str:
 
 
 def user_for(membership: Membership, user_id: str) -> User:
-    """An end user of the membership's tenant, or 404."""
+    """An end user of the membership's tenant, or 404 (also for an id no user can have:
+    PostgreSQL cannot even compare a string with NUL in it)."""
+    if not metadata.storable_text(user_id):
+        raise Http404("No such user in this tenant.")
     user = (
         User.objects.select_related("connection")
         .filter(tenant=membership.tenant, user_id=user_id)

@@ -56,3 +56,10 @@ def test_outsider_and_anonymous(client: Client, outsider: StaffAccount, user: Us
     assert client.get(_url(user)).status_code == 302
     client.force_login(outsider)
     assert client.get(_url(user)).status_code == 404
+
+
+def test_a_user_id_with_nul_is_404_not_a_database_error(
+    client: Client, admin_staff: StaffAccount, tenant: Tenant
+) -> None:
+    client.force_login(admin_staff)
+    assert client.get(f"/t/{tenant.slug}/users/auth0%7Ca%00b/").status_code == 404
