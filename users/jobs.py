@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -244,14 +245,14 @@ def prune_expired_files() -> int:
     """Delete the files of jobs that finished more than FILE_LIFETIME ago; returns how many."""
     cutoff = timezone.now() - FILE_LIFETIME
     removed = 0
-    for job in Job.objects.filter(finished_at__lt=cutoff):
+    with_files = ~Q(file_name="") | Q(params__has_key="source")
+    for job in Job.objects.filter(with_files, finished_at__lt=cutoff):
         for name in (job.file_name, job.params.get("source", "")):
             if name and job_path(job, name).is_file():
                 job_path(job, name).unlink()
                 removed += 1
-        if job.file_name or job.params.get("source"):
-            params = {key: value for key, value in job.params.items() if key != "source"}
-            Job.objects.filter(pk=job.pk).update(file_name="", params=params)
+        params = {key: value for key, value in job.params.items() if key != "source"}
+        Job.objects.filter(pk=job.pk).update(file_name="", params=params)
     return removed
 
 
