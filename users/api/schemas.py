@@ -186,23 +186,10 @@ def _identity(connection: str, provider: str, user_id: str, is_social: bool) -> 
     }
 
 
-def user_out(user: User, fields: tuple[str, ...]) -> JsonObject:
-    """The user as the API shows it, with only `fields` (user_id always)."""
-    identities = (
-        [
-            _identity(i.connection.name, i.provider, i.provider_user_id, i.is_social)
-            for i in user.identities.all()
-        ]
-        if "identities" in fields
-        else []
-    )
-    values = {name: getattr(user, name) for name in fields if name != "identities"}
-    return _shown(values, identities, fields)
-
-
 def users_out(pks: Sequence[int], fields: tuple[str, ...]) -> list[JsonObject]:
-    """Users by primary key, in that order, as the API shows them: plain values and one
-    query for their identities, no model instances (a page of 50 costs half as much)."""
+    """Users by primary key, in that order, as the API shows them, with only `fields`
+    (user_id always): plain values and one query for their identities, no model instances
+    (a page of 50 costs half as much)."""
     if not pks:
         return []
     columns = [name for name in fields if name != "identities"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from ninja.responses import Status
@@ -20,10 +19,9 @@ from users.api.schemas import (
     UsersPage,
     UserUpdate,
     body_of,
-    user_out,
     users_out,
 )
-from users.models import Identity, Scope, Tenant, User
+from users.models import Scope, Tenant, User
 from users.search import search_users
 from users.search.query import OUTPUT_FIELDS, selected_fields
 
@@ -54,14 +52,7 @@ def _user(tenant: Tenant, user_id: str) -> User:
     """The tenant's user with that id, everything loaded for the response, or 404."""
     if not metadata.storable_text(user_id):
         raise services.UserNotFound("The user does not exist.")
-    user = (
-        User.objects.select_related("connection")
-        .prefetch_related(
-            Prefetch("identities", queryset=Identity.objects.select_related("connection"))
-        )
-        .filter(tenant=tenant, user_id=user_id)
-        .first()
-    )
+    user = User.objects.select_related("connection").filter(tenant=tenant, user_id=user_id).first()
     if user is None:
         raise services.UserNotFound("The user does not exist.")
     return user
@@ -128,7 +119,7 @@ def create_user(request: ApiRequest, payload: UserCreate) -> Any:
     body = body_of(payload)
     body.pop("verify_email", None)  # no email is sent by this server
     user = services.user_create(tenant=client.tenant, body=body, by=api_context(request))
-    return Status(201, user_out(_user(client.tenant, user.user_id), OUTPUT_FIELDS))
+    return Status(201, users_out([user.pk], OUTPUT_FIELDS)[0])
 
 
 @router.get("/users/{id}", response={200: UserOut, **ERRORS}, exclude_unset=True)
@@ -138,7 +129,7 @@ def get_user(
     client = require_scope(request, Scope.READ_USERS)
     user = _user(client.tenant, id)
     request.response_etag = _etag(user)  # type: ignore[attr-defined]
-    return user_out(user, _fields(fields, include_fields))
+    return users_out([user.pk], _fields(fields, include_fields))[0]
 
 
 @router.patch("/users/{id}", response={200: UserOut, **ERRORS})
@@ -157,10 +148,8 @@ def update_user(request: ApiRequest, id: str, payload: UserUpdate) -> Any:
     updated = services.user_update(
         user=user, body=body, by=api_context(request), expected_version=expected
     )
-    # A PATCH never changes identities: the ones loaded above are still right.
-    updated._prefetched_objects_cache = user._prefetched_objects_cache  # type: ignore[attr-defined]
     request.response_etag = _etag(updated)  # type: ignore[attr-defined]
-    return user_out(updated, OUTPUT_FIELDS)
+    return users_out([updated.pk], OUTPUT_FIELDS)[0]
 
 
 @router.delete("/users/{id}", response={204: None, **ERRORS})
@@ -182,10 +171,7 @@ def users_by_email(
             400, "email has a NUL character or a lone surrogate.", "invalid_query_string"
         )
     selected = _fields(fields, include_fields)
-    users = (
-        User.objects.filter(tenant=client.tenant, email__lower=email.lower())
-        .select_related("connection")
-        .prefetch_related("identities__connection")
-        .order_by("created_at", "pk")
+    matching = User.objects.filter(tenant=client.tenant, email__lower=email.lower())
+    return users_out(
+        list(matching.order_by("created_at", "pk").values_list("pk", flat=True)), selected
     )
-    return [user_out(user, selected) for user in users]
