@@ -146,9 +146,11 @@ def _source(column: Column, index: int) -> tuple[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return value
+    return _iso_time(value) if isinstance(value, datetime) else value
+
+
+def _iso_time(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def csv_cell(value: Any) -> str:
@@ -164,7 +166,7 @@ def csv_cell(value: Any) -> str:
     if kind is int or kind is float:
         return str(value)
     if kind is datetime:
-        return value.isoformat().replace("+00:00", "Z")
+        return _iso_time(value)
     if kind is dict or kind is list:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     else:
