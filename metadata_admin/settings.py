@@ -141,8 +141,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     # A file, not shared memory, for the test database: the browser tests' live server
-    # answers from other threads, which must open their own connections.
-    DATABASES["default"].setdefault("TEST", {"NAME": str(BASE_DIR / "test-db.sqlite3")})
+    # answers from other threads, which must open their own connections. Beside the database
+    # it tests (db.sqlite3 -> test-db.sqlite3), so two checkouts or runs can test at once.
+    _sqlite_file = Path(str(DATABASES["default"]["NAME"]))
+    DATABASES["default"].setdefault(
+        "TEST", {"NAME": str(_sqlite_file.with_name("test-" + _sqlite_file.name))}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

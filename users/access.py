@@ -17,6 +17,7 @@ from django.http.response import HttpResponseBase
 from metadata_admin.http import AuthenticatedHttpRequest
 from users import metadata
 from users.models import Membership, Role, User
+from users.selectors import tenant_user
 
 P = ParamSpec("P")
 
@@ -50,15 +51,8 @@ def tier_role(tier: str) -> str:
 
 
 def user_for(membership: Membership, user_id: str) -> User:
-    """An end user of the membership's tenant, or 404 (also for an id no user can have:
-    PostgreSQL cannot even compare a string with NUL in it)."""
-    if not metadata.storable_text(user_id):
-        raise Http404("No such user in this tenant.")
-    user = (
-        User.objects.select_related("connection")
-        .filter(tenant=membership.tenant, user_id=user_id)
-        .first()
-    )
+    """An end user of the membership's tenant, or 404."""
+    user = tenant_user(membership.tenant, user_id)
     if user is None:
         raise Http404("No such user in this tenant.")
     return user

@@ -90,11 +90,6 @@ class UserAdminForm(forms.ModelForm[User]):
                 )
         return cleaned
 
-    def _post_clean(self) -> None:
-        # The write path validates and saves; the model's own full_clean would reject
-        # nothing it accepts, and must not see partially assigned instances.
-        pass
-
 
 class IdentityInline(admin.TabularInline[Identity, User]):
     model = Identity

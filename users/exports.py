@@ -20,6 +20,7 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import JSONArray
 
 from users import metadata
+from users.errors import Refusal
 from users.models import Tenant
 from users.search import users_matching
 
@@ -79,12 +80,8 @@ _FORMULA_CHARS = frozenset("=+-@\t\r")
 CHUNK = 2000
 
 
-class ExportError(ValueError):
+class ExportError(Refusal, ValueError):
     """An export that cannot run as asked; the message says which column and why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from users import exports, metadata
-from users.models import Scope, Tenant
+from users.models import AuditAction, Scope, Tenant
 
 
 class MetadataForm(forms.Form):
@@ -42,24 +42,7 @@ class DeleteKeyForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
-ACTION_CHOICES = [
-    ("", "Any action"),
-    *[
-        (action, action)
-        for action in (
-            "user.create",
-            "user.update",
-            "user.block",
-            "user.unblock",
-            "user.delete",
-            "user.revert",
-            "user.bulk_create",
-            "tenant.create",
-            "tenant.update",
-            "membership.set",
-        )
-    ],
-]
+ACTION_CHOICES = [("", "Any action"), *[(action, action) for action in AuditAction.values]]
 
 
 class AuditFilterForm(forms.Form):

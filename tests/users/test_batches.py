@@ -16,9 +16,9 @@ from django.urls import reverse
 
 from tests.factories import FACTORY_CONTEXT, UserFactory
 from tests.helpers import events
-from users import metadata, services
+from users import batches, metadata, services
 from users.audit import verify_chain
-from users.imports import import_users
+from users.batches import import_users
 from users.models import Job, Tenant, User
 from users.search import users_matching
 
@@ -37,8 +37,8 @@ def crowd(tenant: Tenant) -> list[User]:
     ]
 
 
-def edit(tenant: Tenant, q: str, **options: Any) -> services.BatchReport:
-    return services.users_bulk_edit(
+def edit(tenant: Tenant, q: str, **options: Any) -> batches.BatchReport:
+    return batches.users_bulk_edit(
         tenant=tenant,
         users=users_matching(tenant, q),
         tier="user_metadata",
@@ -82,7 +82,7 @@ def test_revert_a_bulk_edit_as_one(tenant: Tenant, crowd: list[User]) -> None:
     )
     import uuid
 
-    reverted = services.audit_revert_batch(
+    reverted = batches.audit_revert_batch(
         tenant=tenant, batch_id=uuid.UUID(report.batch_id), by=FACTORY_CONTEXT
     )
     assert (reverted.matched, reverted.changed, reverted.failed) == (6, 5, 1)
@@ -97,7 +97,7 @@ def test_revert_an_import_as_one(tenant: Tenant) -> None:
     report = import_users(tenant, [{"email": f"i{i}@x.test"} for i in range(4)])
     import uuid
 
-    reverted = services.audit_revert_batch(
+    reverted = batches.audit_revert_batch(
         tenant=tenant, batch_id=uuid.UUID(report.batch_id), by=FACTORY_CONTEXT
     )
     assert reverted.changed == 4
@@ -262,7 +262,7 @@ def test_bulk_edit_preview_counts_the_users_that_would_change(
         user=crowd[0], body={"user_metadata": {"prefs": {"a": [1, 2]}, "n": 1}}, by=FACTORY_CONTEXT
     )
     before = len(events(tenant))
-    report = services.users_bulk_edit_preview(
+    report = batches.users_bulk_edit_preview(
         tenant=tenant,
         users=users_matching(tenant, ""),
         tier="user_metadata",
@@ -272,7 +272,7 @@ def test_bulk_edit_preview_counts_the_users_that_would_change(
         by=FACTORY_CONTEXT,
     )
     assert (report.matched, report.changed, report.dry_run) == (6, changing, True)
-    assert len(report.samples) == min(changing, services.SAMPLE_DIFFS)
+    assert len(report.samples) == min(changing, batches.SAMPLE_DIFFS)
     assert len(events(tenant)) == before
 
 
@@ -293,7 +293,7 @@ def test_a_bulk_edit_chunk_writes_together_and_refuses_alone(
 ) -> None:
     """Users of a chunk are written together (one UPDATE, their leaves, one event each); a
     user the rules refuse is reported and left exactly as it was."""
-    monkeypatch.setattr("users.services.BATCH_CHUNK", 4)
+    monkeypatch.setattr("users.batches.runner.BATCH_CHUNK", 4)
     tenant.metadata_max_bytes = 200
     services.tenant_update(tenant=tenant, changed=["metadata_max_bytes"], by=FACTORY_CONTEXT)
     big = crowd[2]

@@ -19,7 +19,7 @@ from django.utils import timezone
 from tests.conftest import IMMEDIATE_TASKS
 from tests.factories import UserFactory
 from tests.helpers import events
-from users import jobs, services
+from users import batches, jobs
 from users.audit import verify_chain
 from users.models import Job, Tenant, User
 
@@ -160,18 +160,16 @@ def stop_the_worker(job: Job) -> None:
     )
 
 
-def killed_on_call(number: int, real: Callable[..., Any]) -> Callable[..., Any]:
-    """`real`, except that its call `number` kills the worker: SystemExit is no Exception,
-    so the job's own error handling never sees it, as with a real kill."""
-    calls = {"n": 0}
+def killed_at_chunk(number: int) -> Callable[[str, int], None]:
+    """A `batches.before_each_chunk` hook that kills the worker as chunk `number` (from 0)
+    starts: SystemExit is no Exception, so the job's own error handling never sees it, as
+    with a real kill."""
 
-    def maybe_killed(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == number:
+    def hook(kind: str, chunk: int) -> None:
+        if chunk == number:
             raise SystemExit("worker killed")
-        return real(*args, **kwargs)
 
-    return maybe_killed
+    return hook
 
 
 def test_an_import_whose_worker_stopped_resumes_where_it_was(
@@ -183,19 +181,17 @@ def test_an_import_whose_worker_stopped_resumes_where_it_was(
 ) -> None:
     """The worker is killed during the third chunk: two chunks are in, the third rolled back
     whole. The job page says so; Resume imports the rest, in the same batch, nothing twice."""
-    monkeypatch.setattr("users.imports.CHUNK_ROWS", 2)
-    real_prepare = services.users_prepare
-    monkeypatch.setattr(services, "users_prepare", killed_on_call(5, real_prepare))
+    monkeypatch.setattr("users.batches.imports.CHUNK_ROWS", 2)
     client.force_login(admin_staff)
     data = people(6, {"email": "bad@x.test", "blocked": "yes"})
-    upload(client, tenant, "people.json", data, intent="import")  # the task runner swallows it
+    with batches.before_each_chunk(killed_at_chunk(2)):
+        upload(client, tenant, "people.json", data, intent="import")  # the runner swallows it
     job = Job.objects.get()
     stop_the_worker(job)
     assert User.objects.filter(tenant=tenant).count() == 4
 
     page = client.get(reverse("users:job_detail", args=[tenant.slug, job.pk])).content.decode()
     assert "The worker stopped after 4 of 7." in page and ">Resume</button>" in page
-    monkeypatch.setattr(services, "users_prepare", real_prepare)
     client.post(reverse("users:job_resume", args=[tenant.slug, job.pk]))
     job.refresh_from_db()
     assert (job.status, job.attempt, job.done) == ("succeeded", 1, 7)
@@ -211,20 +207,16 @@ def test_an_import_whose_worker_stopped_resumes_where_it_was(
     assert not jobs.resume(job)
 
 
-def test_a_replaced_run_stops_without_writing(
-    tenant: Tenant, jobs_wait: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_replaced_run_stops_without_writing(tenant: Tenant, jobs_wait: Path) -> None:
     """A worker that was only slow, not dead: while it works on its chunk, its job is failed
     as stale and resumed elsewhere. At its checkpoint it stops quietly; its chunk rolls back."""
     job = queue_import(tenant, people(3))
-    real_prepare = services.users_prepare
 
-    def resumed_elsewhere_meanwhile(**kwargs: Any) -> Any:
+    def resumed_elsewhere_meanwhile(kind: str, chunk: int) -> None:
         Job.objects.filter(pk=job.pk).update(attempt=1)
-        return real_prepare(**kwargs)
 
-    monkeypatch.setattr(services, "users_prepare", resumed_elsewhere_meanwhile)
-    jobs.run_import.call(job.pk)
+    with batches.before_each_chunk(resumed_elsewhere_meanwhile):
+        jobs.run_import.call(job.pk)
     assert not User.objects.filter(tenant=tenant).exists() and not events(
         tenant, action="user.create"
     )
@@ -239,19 +231,17 @@ def test_a_bulk_edit_whose_worker_stopped_resumes(
     jobs_run_now: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("users.services.BATCH_CHUNK", 2)
+    monkeypatch.setattr("users.batches.runner.BATCH_CHUNK", 2)
     for i in range(5):
         UserFactory.create(tenant=tenant, email=f"u{i}@x.test")
-    real_chunk = services._bulk_edit_chunk
-    monkeypatch.setattr(services, "_bulk_edit_chunk", killed_on_call(2, real_chunk))
     client.force_login(admin_staff)
     data = {"q": "", "tier": "user_metadata", "key": "beta", "action": "set", "value": "true"}
-    client.post(reverse("users:bulk_edit", args=[tenant.slug]), {**data, "intent": "apply"})
+    with batches.before_each_chunk(killed_at_chunk(1)):
+        client.post(reverse("users:bulk_edit", args=[tenant.slug]), {**data, "intent": "apply"})
     job = Job.objects.get()
     stop_the_worker(job)
     assert User.objects.filter(user_metadata__beta=True).count() == 2
     assert jobs.refresh(job).status == "failed" and jobs.resumable(job)
-    monkeypatch.setattr(services, "_bulk_edit_chunk", real_chunk)
     assert jobs.resume(job)
     job.refresh_from_db()
     assert (job.status, job.result["report"]["changed"], job.done) == ("succeeded", 5, 5)

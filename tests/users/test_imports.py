@@ -13,8 +13,9 @@ from django.core.management.base import CommandError
 from tests.factories import TenantFactory, UserFactory
 from tests.helpers import events
 from users.audit import verify_chain
+from users.batches import ImportReport, import_users
 from users.exports import export_users
-from users.imports import ImportFileError, ImportReport, import_users, read_rows
+from users.imports import ImportFileError, read_rows
 from users.models import Tenant, User
 from users.search import users_matching
 

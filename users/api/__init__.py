@@ -12,11 +12,10 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
-from users import metadata, services
 from users.api import jobs, users
 from users.api.auth import ClientToken
 from users.api.errors import ApiError, error_response
-from users.search import SearchError
+from users.errors import Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +31,12 @@ api.add_router("/", users.router)
 api.add_router("/", jobs.router)
 
 
-@api.exception_handler(ApiError)
-def api_error(request: HttpRequest, error: ApiError) -> HttpResponse:
-    return error_response(error.status, error.message, error.code, error.headers)
-
-
-@api.exception_handler(services.ServiceError)
-def service_error(request: HttpRequest, error: services.ServiceError) -> HttpResponse:
-    return error_response(error.status, error.message, error.code)
-
-
-@api.exception_handler(metadata.MetadataError)
-def metadata_error(request: HttpRequest, error: metadata.MetadataError) -> HttpResponse:
-    return error_response(400, error.message, "invalid_body")
-
-
-@api.exception_handler(SearchError)
-def search_error(request: HttpRequest, error: SearchError) -> HttpResponse:
-    return error_response(error.status, error.message, error.code)
+@api.exception_handler(Refusal)
+def refusal(request: HttpRequest, error: Refusal) -> HttpResponse:
+    """Every layer's refusals (rules, write path, search, exports, imports, the API's own),
+    in Auth0's error body with their own status and code."""
+    headers = error.headers if isinstance(error, ApiError) else None
+    return error_response(error.status, error.message, error.code, headers)
 
 
 def _where(error: dict[str, Any]) -> str:

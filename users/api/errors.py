@@ -8,17 +8,17 @@ from typing import Any
 
 from django.http import HttpResponse, JsonResponse
 
+from users.errors import Refusal
 
-class ApiError(Exception):
-    """A refusal with its status, message and error code."""
+
+class ApiError(Refusal):
+    """A refusal of the API itself (scopes, paging, conditions), with its status, message,
+    error code and extra response headers."""
 
     def __init__(
         self, status: int, message: str, code: str, headers: dict[str, str] | None = None
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
+        super().__init__(message, code=code, status=status)
         self.headers = headers or {}
 
 

@@ -18,10 +18,9 @@ from users.api.auth import ApiRequest, api_context, require_scope
 from users.api.errors import ApiError
 from users.api.schemas import ExportRequest, ImportErrorOut, JobOut, api_time
 from users.api.users import ERRORS
-from users.exports import ExportError
+from users.errors import Refusal
 from users.imports import ImportFileError
 from users.models import DATABASE_CONNECTION, Connection, Job, Scope, Tenant
-from users.search import SearchError
 
 router = Router(tags=["jobs"])
 _TYPES = {Job.Kind.EXPORT: "users_export", Job.Kind.IMPORT: "users_import"}
@@ -112,7 +111,7 @@ def export_users(request: ApiRequest, payload: ExportRequest) -> Any:
             gzip=False,
             api_fields={"connection_id": payload.connection_id} if payload.connection_id else None,
         )
-    except (ExportError, SearchError) as error:
+    except Refusal as error:
         raise ApiError(400, error.message, "invalid_body") from None
     return Status(201, _job_out(request, job))
 

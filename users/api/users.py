@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import BaseModel
@@ -24,6 +23,7 @@ from users.api.schemas import (
 from users.models import Scope, Tenant, User
 from users.search import search_users
 from users.search.query import OUTPUT_FIELDS, selected_fields
+from users.selectors import tenant_user
 
 router = Router(tags=["users"])
 ERRORS: dict[int, type[BaseModel]] = dict.fromkeys(
@@ -50,9 +50,7 @@ def _fields(fields: str | None, include_fields: bool) -> tuple[str, ...]:
 
 def _user(tenant: Tenant, user_id: str) -> User:
     """The tenant's user with that id, everything loaded for the response, or 404."""
-    if not metadata.storable_text(user_id):
-        raise services.UserNotFound("The user does not exist.")
-    user = User.objects.select_related("connection").filter(tenant=tenant, user_id=user_id).first()
+    user = tenant_user(tenant, user_id)
     if user is None:
         raise services.UserNotFound("The user does not exist.")
     return user
@@ -74,11 +72,6 @@ def _expected_version(request: ApiRequest, user: User) -> int | None:
             "precondition_failed",
         )
     return user.version
-
-
-def _with_etag(response: HttpResponse, user: User) -> HttpResponse:
-    response["ETag"] = _etag(user)
-    return response
 
 
 @router.get("/users", response={200: list[UserOut] | UsersPage, **ERRORS}, exclude_unset=True)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from users.errors import Refusal
 
-class SearchError(Exception):
-    """A refused search. `code` is the API error code, `status` the HTTP status."""
+
+class SearchError(Refusal):
+    """A refused search. `code` is the API error code, `status` the HTTP status, `position`
+    where in the query it went wrong (when known)."""
 
     code = "invalid_query_string"
     status = 400
 
     def __init__(self, message: str, *, position: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.position = position
 
 

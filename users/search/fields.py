@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from users import metadata
 from users.models import Plan, SearchLeaf, Tenant
 from users.search.errors import PlanRequired, UnknownField
 
@@ -41,7 +42,7 @@ class Field:
 
     @property
     def tier_column(self) -> str:
-        return "user_metadata" if self.tier == SearchLeaf.USER_METADATA else "app_metadata"
+        return SearchLeaf.Tier(self.tier).tier_name
 
 
 def _text(name: str, *, ci: bool = False) -> Field:
@@ -80,7 +81,6 @@ BARE_TERM_FIELDS: tuple[Field, ...] = tuple(
     for name in ("email", "name", "nickname", "given_name", "family_name", "username", "user_id")
 )
 
-_TIERS = {"user_metadata": SearchLeaf.USER_METADATA, "app_metadata": SearchLeaf.APP_METADATA}
 PAID_PLAN_FOR_APP_METADATA = Plan.ESSENTIALS
 
 
@@ -101,12 +101,12 @@ def resolve(
     if name in ROOT_FIELDS:
         return ROOT_FIELDS[name]
     tier_name, _, path = name.partition(".")
-    if tier_name in _TIERS:
+    if tier_name in metadata.TIERS:
         if name.endswith(".") or ".." in name:
             raise UnknownField(f'"{name}" is not a valid metadata path.', position=position)
-        if tier_name == "app_metadata":
+        if tier_name == metadata.APP_METADATA:
             _plan_gate(tenant, what, position)
-        return Field(name, Kind.METADATA, tier=_TIERS[tier_name], path=path)
+        return Field(name, Kind.METADATA, tier=SearchLeaf.Tier.of(tier_name), path=path)
     raise UnknownField(
         f'Unknown field "{name}". Search {", ".join(sorted(ROOT_FIELDS))}, or '
         "user_metadata.<path> / app_metadata.<path>.",

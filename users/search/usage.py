@@ -8,10 +8,6 @@ from users import metadata
 from users.models import SearchLeaf, Tenant, User
 
 KEY_SAMPLE = 5000  # counting over every user of a large tenant is too slow for a page view
-_TIERS = {
-    SearchLeaf.USER_METADATA: metadata.USER_METADATA,
-    SearchLeaf.APP_METADATA: metadata.APP_METADATA,
-}
 
 
 def paths_in_use(tenant: Tenant) -> dict[str, list[tuple[str, int]]]:
@@ -26,7 +22,7 @@ def paths_in_use(tenant: Tenant) -> dict[str, list[tuple[str, int]]]:
     )
     found: dict[str, list[tuple[str, int]]] = {tier: [] for tier in metadata.TIERS}
     for row in rows:
-        found[_TIERS[row["tier"]]].append((row["path"], row["n"]))
+        found[SearchLeaf.Tier(row["tier"]).tier_name].append((row["path"], row["n"]))
     return found
 
 

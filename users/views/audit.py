@@ -11,9 +11,10 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from metadata_admin.http import AuthenticatedHttpRequest
-from users import metadata, services
+from users import services
 from users.access import tenant_view
 from users.audit import Context
+from users.errors import Refusal
 from users.models import AuditEvent, Channel, Membership, Role
 
 
@@ -29,7 +30,7 @@ def event_revert(
     by = Context.for_staff(request, channel=Channel.CONSOLE)
     try:
         services.audit_revert(event=event, by=by)
-    except (services.ServiceError, metadata.MetadataError) as error:
+    except Refusal as error:
         messages.error(request, error.message)
     else:
         messages.success(request, f"Reverted change #{seq}.")

@@ -8,12 +8,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from metadata_admin.http import AuthenticatedHttpRequest
-from users import audit, jobs, metadata, services
+from users import audit, batches, jobs
 from users.access import tenant_view
 from users.audit import Context
+from users.errors import Refusal
 from users.forms import BulkEditForm
 from users.models import Channel, Membership, Role
-from users.search import SearchError, users_matching
+from users.search import users_matching
 
 
 @require_http_methods(["GET", "POST"])
@@ -37,13 +38,13 @@ def bulk_edit(request: AuthenticatedHttpRequest, membership: Membership) -> Http
                     tenant=tenant, staff_pk=request.user.pk, q=data["q"], **edit
                 )
                 return redirect(reverse("users:job_detail", args=[tenant.slug, job.pk]))
-            report = services.users_bulk_edit_preview(
+            report = batches.users_bulk_edit_preview(
                 tenant=tenant,
                 users=users_matching(tenant, data["q"]),
                 by=Context.for_staff(request, channel=Channel.CONSOLE),
                 **edit,
             )
-        except (SearchError, metadata.MetadataError, services.ServiceError) as error:
+        except Refusal as error:
             form.add_error(None, error.message)
         else:
             samples = [

@@ -13,7 +13,8 @@ from django.views.decorators.http import require_http_methods
 from metadata_admin.http import AuthenticatedHttpRequest
 from users import jobs
 from users.access import tenant_view
-from users.exports import ExportError, export_users
+from users.errors import Refusal
+from users.exports import export_users
 from users.forms import ExportForm
 from users.models import Membership, Role, Tenant
 from users.search import SearchError, users_matching
@@ -55,7 +56,7 @@ def user_export(request: AuthenticatedHttpRequest, membership: Membership) -> Ht
                 fmt=request.GET["format"],
                 gzip=request.GET.get("gzip") == "1",
             )
-        except (ExportError, SearchError) as error:
+        except Refusal as error:
             messages.error(request, f"Export refused: {error.message}")
             back = reverse("users:user_list", args=[tenant.slug])
             return redirect(f"{back}?{urlencode({'q': q})}" if q else back)
@@ -75,7 +76,7 @@ def user_export(request: AuthenticatedHttpRequest, membership: Membership) -> Ht
                 )
                 return redirect(reverse("users:job_detail", args=[tenant.slug, job.pk]))
             return _download(tenant, gzip=data["gzip"], **options)
-        except (ExportError, SearchError) as error:
+        except Refusal as error:
             form.add_error("q" if isinstance(error, SearchError) else None, error.message)
     context = {"membership": membership, "tenant": tenant, "form": form}
     status = 400 if form.errors else 200

@@ -16,11 +16,10 @@ from django_htmx.http import HttpResponseClientRedirect
 from metadata_admin.http import AuthenticatedHttpRequest
 from users import audit, jobs
 from users.access import tenant_view
-from users.exports import ExportError
+from users.errors import Refusal
 from users.forms import ImportForm
 from users.imports import ImportFileError
 from users.models import AuditEvent, Job, Membership, Role
-from users.search import SearchError
 
 RECENT_JOBS = 50
 LISTED_FAILURES = 20  # on the job page; the download has them all
@@ -51,7 +50,7 @@ def export_start(request: AuthenticatedHttpRequest, membership: Membership) -> H
             fmt=request.POST.get("format", "csv"),
             gzip=request.POST.get("gzip") == "1",
         )
-    except (ExportError, SearchError) as error:
+    except Refusal as error:
         messages.error(request, f"Export refused: {error.message}")
         return redirect(reverse("users:user_list", args=[tenant.slug]))
     return _to_job(membership, job)

@@ -14,6 +14,7 @@ from metadata_admin.http import AuthenticatedHttpRequest
 from users import audit, metadata, services
 from users.access import require_role, tenant_view, tier_role, user_for
 from users.audit import Context
+from users.errors import Refusal
 from users.forms import DeleteKeyForm, MetadataForm
 from users.models import Channel, Membership, User
 from users.views.user_detail import editor_context, pretty_json
@@ -89,7 +90,7 @@ def metadata_edit(
         return _respond(
             request, user, editor_context(membership, user, tier, form=retry, conflict=conflict)
         )
-    except (metadata.MetadataError, services.ServiceError) as error:
+    except Refusal as error:
         form.add_error("document", error.message)
         return _respond(request, user, editor_context(membership, user, tier, form=form))
     if not request.htmx:
@@ -117,7 +118,7 @@ def metadata_delete_key(
             )
         except services.VersionConflict as conflict:
             error = conflict.message
-        except (metadata.MetadataError, services.ServiceError) as refused:
+        except Refusal as refused:
             error = refused.message
     else:
         error = "Choose a key to delete."

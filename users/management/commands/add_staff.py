@@ -11,8 +11,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from users import services
-from users.management.commands._cli import cli_context
-from users.models import Role, Tenant
+from users.management.commands._cli import cli_context, cli_tenant
+from users.models import Role
 
 
 class Command(BaseCommand):
@@ -32,9 +32,7 @@ class Command(BaseCommand):
             validate_email(email)
         except ValidationError:
             raise CommandError(f"{email!r} is not an email address.") from None
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"No tenant {options['tenant']!r}; create it with create_tenant.")
+        tenant = cli_tenant(options["tenant"])
         staff_model = get_user_model()
         staff = staff_model.objects.filter(username=email).first()
         password: str | None = options["password"]

@@ -6,9 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from users import services
-from users.management.commands._cli import cli_context
-from users.models import Tenant
+from users import batches, services
+from users.management.commands._cli import cli_context, cli_tenant
 
 
 class Command(BaseCommand):
@@ -19,15 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("batch_id", help="The batch id the import or bulk edit printed")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"No tenant {options['tenant']!r}.")
+        tenant = cli_tenant(options["tenant"])
         try:
             batch_id = uuid.UUID(options["batch_id"])
         except ValueError:
             raise CommandError(f"{options['batch_id']!r} is not a batch id.") from None
         try:
-            report = services.audit_revert_batch(tenant=tenant, batch_id=batch_id, by=cli_context())
+            report = batches.audit_revert_batch(tenant=tenant, batch_id=batch_id, by=cli_context())
         except services.RevertConflict as error:
             raise CommandError(error.message) from None
         self.stdout.write(

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from users.audit import verify_chain
-from users.models import Tenant
+from users.management.commands._cli import cli_tenant
 
 
 class Command(BaseCommand):
@@ -15,9 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("tenant", help="Tenant slug")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"No tenant {options['tenant']!r}.")
+        tenant = cli_tenant(options["tenant"])
         report = verify_chain(tenant)
         if not report.ok:
             raise CommandError(

@@ -5,10 +5,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from users import metadata, services
-from users.management.commands._cli import cli_context
-from users.models import Tenant
-from users.search import SearchError, users_matching
+from users import batches, metadata
+from users.errors import Refusal
+from users.management.commands._cli import cli_context, cli_tenant
+from users.search import users_matching
 
 
 class Command(BaseCommand):
@@ -27,9 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Report, then write nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"No tenant {options['tenant']!r}.")
+        tenant = cli_tenant(options["tenant"])
         if options["set"]:
             key, sep, raw = options["set"].partition("=")
             if not sep or not key:
@@ -45,7 +43,7 @@ class Command(BaseCommand):
             key, value, remove = options["remove"], None, True
         try:
             users = users_matching(tenant, options["query"])
-            report = services.users_bulk_edit(
+            report = batches.users_bulk_edit(
                 tenant=tenant,
                 users=users,
                 tier=options["tier"],
@@ -55,7 +53,7 @@ class Command(BaseCommand):
                 by=cli_context(),
                 dry_run=options["dry_run"],
             )
-        except (SearchError, metadata.MetadataError, services.ServiceError) as error:
+        except Refusal as error:
             raise CommandError(error.message) from None
         self.stdout.write(
             json.dumps(

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from users import services
 from users.audit import Actor, Context
-from users.models import Channel, Scope, Tenant
+from users.management.commands._cli import cli_tenant
+from users.models import Channel, Scope
 
 
 class Command(BaseCommand):
@@ -25,9 +26,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"No tenant {options['tenant']!r}.")
+        tenant = cli_tenant(options["tenant"])
         scopes = options["scopes"].replace(",", " ").split()
         by = Context(actor=Actor.system("create_api_client"), channel=Channel.CLI)
         try:

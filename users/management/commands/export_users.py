@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from users.exports import FORMATS, ExportError, export_users
-from users.models import Tenant
-from users.search import SearchError
+from users.errors import Refusal
+from users.exports import FORMATS, export_users
+from users.management.commands._cli import cli_tenant
 
 
 class Command(BaseCommand):
@@ -25,9 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", help="File to write (default: standard output)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"No tenant {options['tenant']!r}.")
+        tenant = cli_tenant(options["tenant"])
         try:
             chunks = export_users(
                 tenant,
@@ -36,7 +34,7 @@ class Command(BaseCommand):
                 fmt=options["format"],
                 gzip=options["gzip"],
             )
-        except (ExportError, SearchError) as error:
+        except Refusal as error:
             raise CommandError(error.message) from None
         if options["output"]:
             with Path(options["output"]).open("wb") as out:

@@ -8,14 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from users.imports import (
-    ImportFileError,
-    ImportFormat,
-    ImportReport,
-    import_users,
-    read_rows,
-)
-from users.models import Tenant
+from users.batches import ImportReport, import_users
+from users.imports import ImportFileError, ImportFormat, read_rows
+from users.management.commands._cli import cli_tenant
 
 
 class Command(BaseCommand):
@@ -38,9 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"No tenant {options['tenant']!r}.")
+        tenant = cli_tenant(options["tenant"])
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"No file {path}.")

@@ -1,0 +1,43 @@
+"""The domain's tables, one module per area; every model is importable from here.
+
+Rows of `User` are written only by `users.services`; `AuditEvent` rows only by `users.audit`.
+"""
+
+from users.models.api import ApiClient, RateBucket, Scope
+from users.models.audit import ActorKind, AuditAction, AuditChain, AuditEvent, Channel
+from users.models.jobs import Job, JobActor, JobParams
+from users.models.tenants import (
+    DATABASE_CONNECTION,
+    Connection,
+    Membership,
+    Plan,
+    Role,
+    Strategy,
+    Tenant,
+)
+from users.models.users import Identity, SearchLeaf, User, new_user_id
+
+__all__ = [
+    "DATABASE_CONNECTION",
+    "ActorKind",
+    "ApiClient",
+    "AuditAction",
+    "AuditChain",
+    "AuditEvent",
+    "Channel",
+    "Connection",
+    "Identity",
+    "Job",
+    "JobActor",
+    "JobParams",
+    "Membership",
+    "Plan",
+    "RateBucket",
+    "Role",
+    "Scope",
+    "SearchLeaf",
+    "Strategy",
+    "Tenant",
+    "User",
+    "new_user_id",
+]
