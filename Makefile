@@ -46,7 +46,7 @@ test: $(VENV)/.installed-dev .env
 fuzz-api: $(VENV)/.installed-dev
 	BIN=$(BIN) bash tests/api/fuzz.sh
 
-lint: $(VENV)/.installed-dev
+lint: $(VENV)/.installed-dev .env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

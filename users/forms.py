@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
@@ -25,12 +24,7 @@ class MetadataForm(forms.Form):
     def clean_document(self) -> dict[str, Any]:
         text = self.cleaned_data["document"]
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(
-                f"This is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
-            ) from None
-        try:
+            document = metadata.parse_json(text)
             metadata.validate_tier(self.tier, document, self.tenant.metadata_rules())
         except metadata.MetadataError as error:
             raise forms.ValidationError(error.message) from None
@@ -90,9 +84,11 @@ class BulkEditForm(forms.Form):
         cleaned = super().clean() or {}
         if cleaned.get("action") == "set":
             try:
-                cleaned["parsed_value"] = json.loads(cleaned.get("value") or "")
-            except json.JSONDecodeError:
-                self.add_error("value", 'Enter a JSON value (quote strings: "pro").')
+                cleaned["parsed_value"] = metadata.parse_json(cleaned.get("value") or "")
+            except metadata.MetadataError as error:
+                self.add_error(
+                    "value", f'{error.message} Enter a JSON value (quote strings: "pro").'
+                )
             else:
                 if cleaned["parsed_value"] is None:
                     self.add_error("value", "null would remove the key; choose “Remove the key”.")

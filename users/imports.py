@@ -51,12 +51,9 @@ def read_rows(data: bytes, fmt: ImportFormat, *, max_bytes: int = DEFAULT_MAX_BY
     text = _decode(data)
     if fmt == "json":
         try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ImportFileError(
-                f"The file is not valid JSON: {error.msg} at line {error.lineno}, "
-                f"column {error.colno}."
-            ) from None
+            rows = metadata.parse_json(text, what="The file")
+        except metadata.MetadataError as error:
+            raise ImportFileError(error.message) from None
         if not isinstance(rows, list):
             raise ImportFileError("The file must be a JSON array of users.")
         return rows
@@ -74,7 +71,11 @@ def _cell(column: str, text: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError:
-            return text
+            return text  # not JSON: the text itself
+        except (ValueError, RecursionError) as error:  # JSON, but too deep or too long
+            raise ValueError(
+                f"{column}: " + (metadata.json_error_message(error, "the cell") or "")
+            ) from None
     return text
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from users import metadata
 from users.api import jobs, users
 from users.api.auth import ClientToken
 from users.api.errors import ApiError, error_response
@@ -60,11 +60,9 @@ def validation_error(request: HttpRequest, error: ValidationError) -> HttpRespon
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
     cause = error.__cause__
-    if isinstance(cause, json.JSONDecodeError):
-        where = f"line {cause.lineno}, column {cause.colno}"
-        return error_response(
-            400, f"The body is not valid JSON: {cause.msg} at {where}.", "invalid_body"
-        )
+    message = metadata.json_error_message(cause, "The body") if cause is not None else None
+    if message is not None:
+        return error_response(400, message, "invalid_body")
     if isinstance(cause, UnicodeDecodeError):
         return error_response(400, "The body is not UTF-8.", "invalid_body")
     if isinstance(cause, RequestDataTooBig):  # a body sent without Content-Length

@@ -75,7 +75,14 @@ from users.metadata.updates import (
     profile_size_warning,
     validate_signup_metadata,
 )
-from users.metadata.values import compact_json, compact_size, storable_text, validate_tier
+from users.metadata.values import (
+    compact_json,
+    compact_size,
+    json_error_message,
+    parse_json,
+    storable_text,
+    validate_tier,
+)
 
 __all__ = [
     "ACCESS_LOOKING_KEYS",
@@ -121,8 +128,10 @@ __all__ = [
     "denied_paths",
     "empty_profile",
     "format_path",
+    "json_error_message",
     "merge_tier",
     "parse_deny_entry",
+    "parse_json",
     "prepare_create",
     "profile_size_warning",
     "refuse_denied",

@@ -42,7 +42,9 @@ from users.metadata.rules import (
 from users.metadata.values import _check_key, _check_string, compact_size, validate_tier
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\Z")
-_USER_ID = re.compile(r"^[^\s]+\Z")
+# A user_id is a path segment of every URL that addresses the user (console and API): no
+# spaces or control characters, no `/` or `\` (browsers read `\` as `/`), and no `..`.
+_USER_ID = re.compile(r"^[^\s\x00-\x1f\x7f/\\]+\Z")
 
 
 # --- whole-body updates -------------------------------------------------------------------
@@ -141,10 +143,12 @@ def _check_root_value(key: str, value: JSONValue) -> None:
         if (
             not isinstance(value, str)
             or not _USER_ID.match(value)
+            or ".." in value
             or len(value) > USER_ID_MAX_LENGTH
         ):
             raise InvalidBodyError(
-                f"user_id must be a string of 1 to {USER_ID_MAX_LENGTH} characters without spaces.",
+                f"user_id must be a string of 1 to {USER_ID_MAX_LENGTH} characters without "
+                "spaces, control characters, '/', '\\' or '..' (it is part of the user's URLs).",
                 path=path,
             )
         _check_string(value, path, "user_id")

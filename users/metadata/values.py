@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 
 import jsonschema
 
@@ -29,6 +30,38 @@ from users.metadata.rules import (
     Path,
     Rules,
 )
+
+
+def json_error_message(error: BaseException, what: str = "This") -> str | None:
+    """What to tell a person whose JSON text failed to parse with `error`, starting with
+    `what` ("This", "The file", "The body"); None for an error that is not about the text."""
+    if isinstance(error, json.JSONDecodeError):
+        return (
+            f"{what} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        )
+    if isinstance(error, RecursionError):
+        return (
+            f"{what} is JSON nested too deep to read (hundreds of levels); metadata may be "
+            "nested a few levels at most."
+        )
+    if isinstance(error, ValueError) and "digits" in str(error):
+        return (
+            f"{what} has a number of more than {sys.get_int_max_str_digits():,} digits, "
+            "which cannot be stored."
+        )
+    return None
+
+
+def parse_json(text: str | bytes, *, what: str = "This") -> JSONValue:
+    """`json.loads`, with every way a text can fail (malformed, nested too deep for the
+    parser, an integer too long to convert) refused as InvalidBodyError saying so."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+        message = json_error_message(error, what)
+        if message is None:
+            raise
+        raise InvalidBodyError(message) from None
 
 
 def compact_json(value: JSONValue) -> str:

@@ -19,7 +19,6 @@ from django.core import signing
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, FilteredRelation, OrderBy, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
-from luqum.exceptions import ParseError
 from luqum.parser import parser
 from luqum.tree import Item
 
@@ -37,6 +36,8 @@ from users.search.errors import (
 from users.search.fields import Field
 
 MAX_QUERY_LENGTH = 4000
+MAX_QUERY_DEPTH = 40
+MAX_QUERY_TERMS = 256
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 50
 EXACT_TOTAL_LIMIT = 10_000
@@ -93,11 +94,34 @@ def parse(q: str) -> Item | None:
         return None
     try:
         with _parse_lock:
-            return parser.parse(q)
-    except (ParseError, RecursionError) as error:
+            parsed = parser.parse(q)
+    except Exception as error:  # luqum's ParseError, or anything its lexer trips on
         raise _syntax_error(q, error) from None
-    except Exception as error:
-        raise _syntax_error(q, error) from None
+    _check_size(parsed)
+    return parsed
+
+
+def _check_size(parsed: Item) -> None:
+    """Refuse a query nested deeper than MAX_QUERY_DEPTH or with more than MAX_QUERY_TERMS
+    terms, before anything recursive (compiling, SQL) sees it. Walked without recursion."""
+    terms = 0
+    stack = [(parsed, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_QUERY_DEPTH:
+            raise QuerySyntaxError(
+                f"The query is nested more than {MAX_QUERY_DEPTH} levels deep (NOT, -, +, "
+                "parentheses and fields each add one); simplify it."
+            )
+        children = list(node.children)
+        if not children:
+            terms += 1
+            if terms > MAX_QUERY_TERMS:
+                raise QuerySyntaxError(
+                    f"The query has more than {MAX_QUERY_TERMS} terms; split it into smaller "
+                    "searches."
+                )
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _syntax_error(q: str, error: BaseException) -> QuerySyntaxError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -90,9 +91,10 @@ def parse_number(text: str) -> float | None:
     if not _NUMBER.match(text):
         return None
     try:
-        return float(text)
+        number = float(text)
     except (ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None  # 1e999 is no number a user can have
 
 
 def typed_value(term: Term) -> str | float | bool:
@@ -126,12 +128,15 @@ def parse_period(text: str, position: int | None = None) -> tuple[datetime, date
         if parts["H"] is None:
             return day, day + timedelta(days=1)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
-    except (ValueError, OverflowError):
-        raise InvalidValue(f"{text!r} is not a valid date.", position=position) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    step = timedelta(microseconds=1) if parts["f"] else timedelta(seconds=1)
-    if parts["S"] is None:
-        step = timedelta(minutes=1)
-    return moment, moment + step
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+        step = timedelta(microseconds=1) if parts["f"] else timedelta(seconds=1)
+        if parts["S"] is None:
+            step = timedelta(minutes=1)
+        return moment, moment + step
+    except (ValueError, OverflowError):  # OverflowError: past year 9999 in UTC
+        raise InvalidValue(
+            f"{text!r} is not a valid date (or it falls outside years 1 to 9999 in UTC).",
+            position=position,
+        ) from None

@@ -90,7 +90,7 @@ def audit_log(request: AuthenticatedHttpRequest, membership: Membership) -> Http
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if before.isascii() and before.isdigit() and len(before) <= 18:  # a bigint, not "²" or 10**30
         events = events.filter(seq__lt=int(before))
     page = list(events[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET
 
 from metadata_admin.http import AuthenticatedHttpRequest
 from users.models import Membership
+from users.selectors import tenant_by_slug
 
 
 @require_GET
@@ -23,6 +24,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
 def tenant_switch(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Go to the chosen tenant's dashboard (membership is checked there)."""
     slug = request.GET.get("tenant", "")
-    if not Membership.objects.filter(staff=request.user, tenant__slug=slug).exists():
+    tenant = tenant_by_slug(slug)
+    if tenant is None or not Membership.objects.filter(staff=request.user, tenant=tenant).exists():
         return redirect("users:home")
     return redirect("users:dashboard", tenant=slug)

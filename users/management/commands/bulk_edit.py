@@ -33,10 +33,10 @@ class Command(BaseCommand):
             if not sep or not key:
                 raise CommandError('--set takes KEY=JSON, e.g. plan="pro".')
             try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
+                value = metadata.parse_json(raw, what="The value")
+            except metadata.MetadataError as error:
                 raise CommandError(
-                    f'The value {raw!r} is not JSON (quote strings: "pro").'
+                    f'The value {raw[:50]!r} is not JSON (quote strings: "pro"). {error.message}'
                 ) from None
             remove = False
         else:
