@@ -12,10 +12,12 @@ from django.contrib.auth.models import User as StaffAccount
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.api.conftest import Api, make_api
-from users import jobs
-from users.models import Job, Tenant
+from tests.factories import FACTORY_CONTEXT
+from users import jobs, services
+from users.models import ApiClient, Job, Tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +108,23 @@ def test_a_signed_export_link_works_alone_and_not_forged(
     forged = location.rsplit("/", 1)[0] + "/1:forged"
     assert "/jobs/files/" in forged
     assert Client().get(forged).status_code == 404
+
+
+def test_a_signed_export_link_dies_with_its_file_and_its_client(
+    api: Api, tenant: Tenant, jobs_run_now: Path
+) -> None:
+    started = api.call("POST", "/jobs/users-exports", {"format": "csv"}).json()
+    location = api.get(f"/jobs/{started['id']}").json()["location"]
+    job = Job.objects.get()
+    Job.objects.filter(pk=job.pk).update(finished_at=timezone.now() - jobs.FILE_LIFETIME * 2)
+    assert Client().get(location).status_code == 404  # expired, though the file is still there
+
+    again = api.call("POST", "/jobs/users-exports", {"format": "csv"}).json()
+    location = api.get(f"/jobs/{again['id']}").json()["location"]
+    assert Client().get(location).status_code == 200
+    client = ApiClient.objects.get(tenant=tenant)
+    services.api_client_revoke(client=client, by=FACTORY_CONTEXT)
+    assert Client().get(location).status_code == 404
 
 
 def test_a_queued_api_import_keeps_its_file_for_the_worker(

@@ -312,3 +312,29 @@ def test_a_bulk_edit_chunk_writes_together_and_refuses_alone(
     updates = events(tenant, action="user.update", batch_id=report.batch_id)
     assert {e.target_pk for e in updates} == {u.pk for u in changed} and len(updates) == 5
     assert verify_chain(tenant).ok
+
+
+def test_a_free_plan_bulk_edit_of_app_metadata_reveals_no_count_of_values(
+    client: Client, admin_staff: StaffAccount, tenant: Tenant, crowd: list[User], jobs_run_now: Path
+) -> None:
+    """On a plan that may not search app_metadata, previewing "set app_metadata.plan" must
+    not tell how many users already have a plan: the page is the same whatever they have."""
+    client.force_login(admin_staff)
+    data = {"q": "", "tier": "app_metadata", "key": "plan", "action": "set", "value": '"pro"'}
+
+    def summary() -> str:
+        page = client.post(bulk_url(tenant), {**data, "intent": "preview"}).content.decode()
+        return page[page.index("<h2>Preview") : page.index("</p>", page.index("<h2>Preview"))]
+
+    User.objects.filter(tenant=tenant).update(app_metadata={})
+    none_have_it = summary()
+    User.objects.filter(pk__in=[u.pk for u in crowd[:3]]).update(app_metadata={"plan": "pro"})
+    three_have_it = summary()
+    assert none_have_it == three_have_it
+    assert f"{len(crowd)} users match" in three_have_it and "would change" not in three_have_it
+
+    client.post(bulk_url(tenant), {**data, "intent": "apply"})
+    job = Job.objects.get()
+    page = client.get(reverse("users:job_detail", args=[tenant.slug, job.pk])).content.decode()
+    assert "users done:" in page and "changed," not in page
+    assert User.objects.filter(tenant=tenant, app_metadata__plan="pro").count() == len(crowd)

@@ -20,7 +20,7 @@ from users.api.schemas import ExportRequest, ImportErrorOut, JobOut, api_time
 from users.api.users import ERRORS
 from users.errors import Refusal
 from users.imports import ImportFileError
-from users.models import DATABASE_CONNECTION, Connection, Job, Scope, Tenant
+from users.models import DATABASE_CONNECTION, ApiClient, Connection, Job, Scope, Tenant
 
 router = Router(tags=["jobs"])
 _TYPES = {Job.Kind.EXPORT: "users_export", Job.Kind.IMPORT: "users_import"}
@@ -66,7 +66,7 @@ def _job(request: ApiRequest, job_id: str) -> Job:
     return jobs.refresh(job)
 
 
-def _job_out(request: HttpRequest, job: Job) -> dict[str, Any]:
+def _job_out(request: ApiRequest, job: Job) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": _job_id(job),
         "type": _TYPES[Job.Kind(job.kind)],
@@ -78,7 +78,8 @@ def _job_out(request: HttpRequest, job: Job) -> dict[str, Any]:
     if job.kind == Job.Kind.EXPORT:
         out["format"] = "csv" if job.params["fmt"] == "csv" else "json"
         if job.status == Job.Status.SUCCEEDED and job.file_name and not jobs.expired(job):
-            token = _SIGNER.sign(str(job.pk))
+            # The link names the client it was given to: it dies with that client's token.
+            token = _SIGNER.sign(f"{job.pk}:{request.api_client.pk}")
             path = reverse("api:job_file", kwargs={"token": token})
             out["location"] = request.build_absolute_uri(path)
     else:
@@ -179,12 +180,20 @@ def get_job_errors(request: ApiRequest, id: str) -> Any:
 
 @router.get("/jobs/files/{token}", auth=None, url_name="job_file", include_in_schema=False)
 def job_file(request: HttpRequest, token: str) -> FileResponse:
-    """An export's file, by the signed location the job gave (valid 24 hours)."""
+    """An export's file, by the signed location the job gave: for as long as the file lives
+    (FILE_LIFETIME after the job finished) and the API client it was given to is not revoked."""
     try:
-        pk = int(_SIGNER.unsign(token, max_age=jobs.FILE_LIFETIME))
+        job_pk, _, client_pk = _SIGNER.unsign(token, max_age=jobs.FILE_LIFETIME).partition(":")
+        job = Job.objects.filter(
+            pk=int(job_pk), kind=Job.Kind.EXPORT, status=Job.Status.SUCCEEDED
+        ).first()
+        client = ApiClient.objects.filter(pk=int(client_pk), revoked_at=None).first()
     except (signing.BadSignature, ValueError):
         raise ApiError(404, "No such file, or its link expired.", "inexistent_job") from None
-    job = Job.objects.filter(pk=pk, kind=Job.Kind.EXPORT, status=Job.Status.SUCCEEDED).first()
-    if job is None or not job.file_name or not jobs.job_path(job).is_file():
+    if client is None or job is None or job.tenant_id != client.tenant_id:
+        raise ApiError(
+            404, "No such file, or the client it was given to is revoked.", "inexistent_job"
+        )
+    if jobs.expired(job) or not job.file_name or not jobs.job_path(job).is_file():
         raise ApiError(404, "No such file, or it expired.", "inexistent_job")
     return FileResponse(jobs.job_path(job).open("rb"), as_attachment=True, filename=job.file_name)

@@ -32,6 +32,11 @@ def bulk_edit_patch(
     return patch
 
 
+def _gated(tenant: Tenant, tier: str) -> bool:
+    """Whether counting changes of this tier would reveal what the plan may not search."""
+    return tier == metadata.APP_METADATA and not tenant.allows_app_metadata_search
+
+
 def users_bulk_edit(
     *,
     tenant: Tenant,
@@ -51,7 +56,9 @@ def users_bulk_edit(
     `after_pk` and `resume` (same batch id). A user whose update is refused is reported and
     left as it was; a dry run rolls back."""
     patch = bulk_edit_patch(tenant, tier, key, value, remove)
-    report = resume or BatchReport(dry_run=dry_run, batch_id=str(uuid.uuid4()))
+    report = resume or BatchReport(
+        dry_run=dry_run, batch_id=str(uuid.uuid4()), changed_hidden=_gated(tenant, tier)
+    )
     ctx = dataclasses.replace(by, batch_id=uuid.UUID(report.batch_id))
 
     def next_chunk(last: int) -> Chunk[int, int] | None:
@@ -111,11 +118,14 @@ def users_bulk_edit_preview(
     change (those whose key is not already the value, or that have the key to remove), and
     the diffs of the first few, from a dry run of just those. Writes nothing."""
     bulk_edit_patch(tenant, tier, key, value, remove)
-    current = KeyTransform(key, tier)
-    if remove:
+    if _gated(tenant, tier):
+        # Counting (or sampling) the users whose app_metadata already has the value would
+        # search app_metadata: the first users matched, whatever their values, instead.
+        changing = users
+    elif remove:
         changing = users.filter(**{f"{tier}__has_key": key})
     else:
-        same = users.alias(bulk_current=current).filter(bulk_current=value)
+        same = users.alias(bulk_current=KeyTransform(key, tier)).filter(bulk_current=value)
         changing = users.exclude(pk__in=same.values("pk"))
     first = list(changing.order_by("pk").values_list("pk", flat=True)[:SAMPLE_DIFFS])
     sampled = users_bulk_edit(
@@ -128,9 +138,11 @@ def users_bulk_edit_preview(
         by=by,
         dry_run=True,
     )
+    matched = users.count()
     return BatchReport(
-        matched=users.count(),
-        changed=changing.count(),
+        matched=matched,
+        changed=matched if changing is users else changing.count(),
+        changed_hidden=changing is users and _gated(tenant, tier),
         dry_run=True,
         samples=sampled.samples,
         failures=sampled.failures,

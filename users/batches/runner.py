@@ -57,6 +57,9 @@ class BatchReport(Report):
     matched: int = 0
     changed: int = 0
     samples: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # True when `changed` would tell how many users had some app_metadata value on a plan
+    # that may not search app_metadata: then it is not shown (the plan gate).
+    changed_hidden: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON: samples keep the event's seq, not the event."""
