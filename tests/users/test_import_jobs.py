@@ -268,3 +268,22 @@ def test_a_job_that_stopped_before_its_first_chunk_starts_again(
     assert jobs.resume(job)
     job.refresh_from_db()
     assert job.status == "succeeded" and User.objects.filter(tenant=tenant).count() == 2
+
+
+def test_the_refused_rows_kept_are_bounded_and_every_one_is_counted(
+    client: Client,
+    admin_staff: StaffAccount,
+    tenant: Tenant,
+    jobs_run_now: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("users.jobs.lifecycle.ERRORS_FILE_MAX_BYTES", 2000)
+    client.force_login(admin_staff)
+    bad = [{"email": f"bad{i}@x.test", "blocked": "yes"} for i in range(200)]
+    upload(client, tenant, "bad.json", json.dumps(bad).encode(), intent="import")
+    job = Job.objects.get()
+    assert job.result["report"]["failed"] == 200
+    kept = (jobs_run_now / job.file_name).read_bytes()
+    assert 0 < len(kept) <= 2000 and kept.count(b"\n") < 200
+    page = client.get(reverse("users:job_detail", args=[tenant.slug, job.pk])).content.decode()
+    assert "Download the 200 refused rows" in page and "keeps the first of them" in page

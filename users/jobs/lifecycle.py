@@ -28,6 +28,9 @@ from users.models import Channel, Job
 STALE_AFTER = timedelta(minutes=2)
 FILE_LIFETIME = timedelta(hours=24)
 HEARTBEAT_EVERY = 5000  # rows
+# A job's refused-rows file (console download, the API's GET /jobs/{id}/errors) keeps the
+# first rows that fit in this many bytes; every refused row is still counted in the report.
+ERRORS_FILE_MAX_BYTES = 2 * 1024 * 1024
 
 R = TypeVar("R", bound=Report)
 P = TypeVar("P")
@@ -126,17 +129,26 @@ class ErrorsFile:
         self.path = job_path(job)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.size = int(job.result.get("errors_bytes", 0))
+        self.truncated = bool(job.result.get("errors_truncated", False))
         with self.path.open("ab") as out:
             out.truncate(self.size)
 
     def write(self, failures: list[Failure]) -> int:
-        if failures:
-            lines = "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in failures)
+        """Append the chunk's failures, as many as fit in ERRORS_FILE_MAX_BYTES (the rest are
+        counted in the report, not kept); returns the file's length."""
+        kept = bytearray()
+        for failure in failures:
+            line = (json.dumps(failure, ensure_ascii=False) + "\n").encode("utf-8")
+            if self.size + len(kept) + len(line) > ERRORS_FILE_MAX_BYTES:
+                self.truncated = True
+                break
+            kept += line
+        if kept:
             with self.path.open("ab") as out:
-                out.write(lines.encode("utf-8"))
+                out.write(kept)
                 out.flush()
                 os.fsync(out.fileno())
-            self.size += len(lines.encode("utf-8"))
+            self.size += len(kept)
         return self.size
 
 
@@ -154,6 +166,7 @@ def checkpointer(job: Job, errors: ErrorsFile, done: Callable[[R], int]) -> Chec
                 "report": report.to_dict(),
                 "position": position,
                 "errors_bytes": errors.write(failures),
+                "errors_truncated": errors.truncated,
             }
             Job.objects.filter(pk=job.pk).update(
                 result=result, done=done(report), heartbeat_at=timezone.now()
