@@ -15,6 +15,10 @@ class MetadataForm(forms.Form):
 
     document = forms.CharField(widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}))
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    # The tier as the operator was shown it: a save applies what they changed from it, key by
+    # key, to the tier as it is now. Without it (a client that sends only a document and a
+    # version) the document replaces the tier if the version still holds.
+    base = forms.CharField(widget=forms.HiddenInput, required=False, strip=False)
 
     def __init__(self, *args: Any, tier: str, tenant: Tenant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -30,10 +34,37 @@ class MetadataForm(forms.Form):
             raise forms.ValidationError(error.message) from None
         return dict(document)
 
+    def clean_base(self) -> dict[str, Any] | None:
+        return _shown_object(self.cleaned_data.get("base") or "")
+
+
+def _shown_object(text: str) -> dict[str, Any] | None:
+    """A hidden field holding what the page showed (a JSON object), or None if absent."""
+    if not text:
+        return None
+    try:
+        shown = metadata.parse_json(text)
+    except metadata.MetadataError:
+        shown = None
+    if not isinstance(shown, dict):
+        raise forms.ValidationError("The page is out of date; reload it and edit again.")
+    return shown
+
 
 class DeleteKeyForm(forms.Form):
     key = forms.CharField(max_length=500)
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+    # The key's value as the page showed it ({"value": ...}); see MetadataForm.base.
+    shown = forms.CharField(widget=forms.HiddenInput, required=False, strip=False)
+
+    def clean_shown(self) -> dict[str, Any] | None:
+        return _shown_object(self.cleaned_data.get("shown") or "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("shown") is None and cleaned.get("version") is None:
+            raise forms.ValidationError("The page is out of date; reload it and try again.")
+        return cleaned
 
 
 ACTION_CHOICES = [("", "Any action"), *[(action, action) for action in AuditAction.values]]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User as StaffAccount
@@ -296,3 +299,107 @@ def test_revert_refuses_foreign_redirects_and_unknown_events(
     )
     assert response["Location"] == reverse("users:user_list", args=[user.tenant.slug])
     assert client.post(revert_url(user, 9999)).status_code == 404
+
+
+def page_form(client: Client, user: User, tier: str) -> dict[str, str]:
+    """The editor form of `tier` as the user page shows it (its hidden fields included)."""
+    page = client.get(detail_url(user)).content.decode()
+    start = page.index(f'id="editor-{tier}"')
+    form = page[start : page.index("</form>", start)]
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
+    fields["document"] = html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", form, re.S)[1])
+    return {name: html.unescape(value) for name, value in fields.items()}
+
+
+def save_edit(client: Client, user: User, tier: str, form: dict[str, str], doc: dict) -> Any:
+    data = {**form, "document": json.dumps(doc), "intent": "save"}
+    return client.post(edit_url(user, tier), data, headers=HTMX)
+
+
+def test_saving_one_tier_then_the_other_from_the_same_page_is_no_conflict(
+    client: Client, admin_staff: StaffAccount, user: User
+) -> None:
+    client.force_login(admin_staff)
+    um, am = page_form(client, user, "user_metadata"), page_form(client, user, "app_metadata")
+    first = save_edit(client, user, "user_metadata", um, {**user.user_metadata, "a": 1})
+    assert "Saved." in first.content.decode()
+    second = save_edit(client, user, "app_metadata", am, {**user.app_metadata, "b": 2})
+    assert "Saved." in second.content.decode() and "meanwhile" not in second.content.decode()
+    user.refresh_from_db()
+    assert user.user_metadata["a"] == 1 and user.app_metadata["b"] == 2
+
+
+def test_a_save_refreshes_the_version_profile_and_history_on_the_page(
+    client: Client, editor: StaffAccount, user: User
+) -> None:
+    client.force_login(editor)
+    form = page_form(client, user, "user_metadata")
+    fragment = save_edit(client, user, "user_metadata", form, {"x": 1}).content.decode()
+    assert 'id="history" aria-labelledby="history-heading" hx-swap-oob="true"' in fragment
+    assert 'id="profile"' in fragment and "<dt>Version</dt><dd>2</dd>" in fragment
+    assert "user_metadata.x" in fragment[fragment.index('id="history"') :]
+
+
+def test_two_operators_adding_different_keys_both_keep_their_change(
+    client: Client, editor: StaffAccount, user: User
+) -> None:
+    client.force_login(editor)
+    shown = page_form(client, user, "user_metadata")  # A and B both open the page
+    save_edit(client, user, "user_metadata", shown, {**user.user_metadata, "from_a": 1})
+    response = save_edit(client, user, "user_metadata", shown, {**user.user_metadata, "from_b": 2})
+    assert "Saved." in response.content.decode()
+    user.refresh_from_db()
+    assert user.user_metadata["from_a"] == 1 and user.user_metadata["from_b"] == 2
+
+
+def test_a_real_conflict_is_shown_per_key_and_resolved_on_top_of_theirs(
+    client: Client, editor: StaffAccount, user: User
+) -> None:
+    client.force_login(editor)
+    shown = page_form(client, user, "user_metadata")
+    services.user_update(
+        user=user,
+        body={"user_metadata": {"hobby": "chess", "theirs": True}},
+        by=FACTORY_CONTEXT,
+    )
+    mine = {**json.loads(shown["document"]), "hobby": "golf", "mine": True}
+    response = save_edit(client, user, "user_metadata", shown, mine)
+    fragment = response.content.decode()
+    assert "Someone else saved this user meanwhile" in fragment
+    assert "<code>user_metadata.hobby</code>" in fragment and "&quot;chess&quot;" in fragment
+    user.refresh_from_db()
+    assert user.user_metadata["hobby"] == "chess" and "mine" not in user.user_metadata
+    # The form now holds theirs with my changes; saving it keeps both sides' other keys.
+    start = fragment.index("<form")
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', fragment[start:]))
+    retry = html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", fragment, re.S)[1])
+    data = {**{k: html.unescape(v) for k, v in form.items()}, "document": retry, "intent": "save"}
+    client.post(edit_url(user, "user_metadata"), data, headers=HTMX)
+    user.refresh_from_db()
+    assert user.user_metadata["hobby"] == "golf"
+    assert user.user_metadata["theirs"] is True and user.user_metadata["mine"] is True
+
+
+def test_deleting_a_key_from_a_stale_page_removes_only_what_was_shown(
+    client: Client, admin_staff: StaffAccount, user: User
+) -> None:
+    client.force_login(admin_staff)
+    page = client.get(detail_url(user)).content.decode()
+    shown = {
+        key: html.unescape(value)
+        for key, value in re.findall(
+            r'name="key" value="(\w+)"><input type="hidden" name="shown" value="([^"]*)"', page
+        )
+    }
+    services.user_update(user=user, body={"app_metadata": {"x": 1}}, by=FACTORY_CONTEXT)
+    ok = client.post(
+        delete_url(user, "app_metadata"), {"key": "roles", "shown": shown["roles"]}, headers=HTMX
+    )
+    assert "changed by someone else" not in ok.content.decode()
+    services.user_update(user=user, body={"app_metadata": {"plan": "gold"}}, by=FACTORY_CONTEXT)
+    refused = client.post(
+        delete_url(user, "app_metadata"), {"key": "plan", "shown": shown["plan"]}, headers=HTMX
+    )
+    assert "changed app_metadata.plan meanwhile" in refused.content.decode()
+    user.refresh_from_db()
+    assert user.app_metadata == {"plan": "gold", "x": 1}

@@ -23,6 +23,7 @@ from users.errors import format_path
 from users.metadata.documents import (
     delete_key,
     denied_paths,
+    first_level_changes,
     merge_tier,
     parse_deny_entry,
     refuse_denied,
@@ -127,6 +128,7 @@ __all__ = [
     "delete_key",
     "denied_paths",
     "empty_profile",
+    "first_level_changes",
     "format_path",
     "json_error_message",
     "merge_tier",

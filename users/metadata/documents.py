@@ -33,6 +33,14 @@ def merge_tier(stored: Mapping[str, JSONValue], patch: Mapping[str, JSONValue]) 
     return merged
 
 
+def first_level_changes(shown: Mapping[str, JSONValue], edited: Mapping[str, JSONValue]) -> Doc:
+    """What an edit of a whole tier changed, as a first-level merge patch: the keys added or
+    changed with their new values, the keys removed as `null`. Empty when nothing changed."""
+    changes: Doc = {key: value for key, value in edited.items() if shown.get(key) != value}
+    changes.update({key: None for key in shown if key not in edited})
+    return changes
+
+
 def delete_key(doc: Mapping[str, JSONValue], key: str, *, tier: str) -> Doc:
     """Remove one first-level key; refuses a key that is not there."""
     if key not in doc:

@@ -10,6 +10,7 @@ write path). One capability per module, all re-exported, so callers write
 - `api_clients`: Management API clients and their tokens.
 - `users`: writes to one user (create, update, remove a key, block, delete).
 - `users_many`: the same for many users at once (imports, bulk edits, seeding).
+- `tier_keys`: an operator's edit of a tier saved as their changes, key by key.
 - `revert`: undo one recorded change.
 
 Every call runs in one transaction; a refused call changes nothing and records nothing.
@@ -40,6 +41,7 @@ from users.services.tenants import (
     tenant_set_plan,
     tenant_update,
 )
+from users.services.tier_keys import KeyClash, KeyConflict, user_update_tier_keys
 from users.services.users import (
     BCRYPT_HASH,
     user_create,
@@ -66,6 +68,8 @@ __all__ = [
     "STRIPPING_CHANNELS",
     "SYSTEM_FIELDS",
     "TENANT_SETTINGS",
+    "KeyClash",
+    "KeyConflict",
     "NewUser",
     "NotWritable",
     "RevertConflict",
@@ -88,6 +92,7 @@ __all__ = [
     "user_delete_metadata_key",
     "user_set_blocked",
     "user_update",
+    "user_update_tier_keys",
     "users_create_prepared",
     "users_prepare",
     "users_update_each",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -17,7 +19,7 @@ from users.audit import Context
 from users.errors import Refusal
 from users.forms import DeleteKeyForm, MetadataForm
 from users.models import Channel, Membership, User
-from users.views.user_detail import editor_context, pretty_json
+from users.views.user_detail import detail_context, editor_context, pretty_json
 
 EDITOR = "users/_metadata_editor.html"
 
@@ -60,42 +62,99 @@ def metadata_edit(
     document = form.cleaned_data["document"]
     version = form.cleaned_data["version"]
     if request.POST.get("intent") == "preview":
-        before, after = {tier: getattr(user, tier)}, {tier: document}
+        current = getattr(user, tier)
+        base = form.cleaned_data.get("base")
+        changes = metadata.first_level_changes(base, document) if base is not None else None
+        merged = (
+            document
+            if changes is None
+            else (metadata.merge_tier(current, changes) if changes else current)
+        )
+        before, after = {tier: current}, {tier: merged}
         forward, inverse = audit.make_patches(before, after)
         preview = audit.describe_patches(forward, inverse)
         return _respond(
             request, user, editor_context(membership, user, tier, form=form, preview=preview)
         )
+    base = form.cleaned_data.get("base")
+    ctx = Context.for_staff(request, channel=Channel.CONSOLE)
     try:
-        saved = services.user_update(
-            user=user,
-            body={tier: document},
-            by=Context.for_staff(request, channel=Channel.CONSOLE),
-            mode="replace",
-            expected_version=version,
-        )
+        if base is None:  # a client that sent no base: replace, if the version still holds
+            saved = services.user_update(
+                user=user, body={tier: document}, by=ctx, mode="replace", expected_version=version
+            )
+        else:
+            saved = services.user_update_tier_keys(
+                user=user, tier=tier, shown=base, edited=document, by=ctx
+            )
     except services.VersionConflict:
         user.refresh_from_db()
-        conflict = {
-            "theirs": pretty_json(getattr(user, tier)),
-            "mine": pretty_json(document),
-            "version": user.version,
-        }
-        # The form now carries the current version: saving again applies "mine" on top.
-        retry = MetadataForm(
-            initial={"document": conflict["mine"], "version": user.version},
-            tier=tier,
-            tenant=membership.tenant,
+        return _conflict(request, membership, user, tier, document, clashes=None)
+    except services.KeyConflict as conflict:
+        user.refresh_from_db()
+        assert base is not None
+        mine = metadata.merge_tier(
+            getattr(user, tier), metadata.first_level_changes(base, document)
         )
-        return _respond(
-            request, user, editor_context(membership, user, tier, form=retry, conflict=conflict)
-        )
+        return _conflict(request, membership, user, tier, mine, clashes=conflict.clashes)
     except Refusal as error:
         form.add_error("document", error.message)
         return _respond(request, user, editor_context(membership, user, tier, form=form))
     if not request.htmx:
         messages.success(request, f"Saved {tier}.")
-    return _respond(request, saved, editor_context(membership, saved, tier, saved=True))
+    return _saved(request, membership, saved, tier)
+
+
+def _saved(
+    request: AuthenticatedHttpRequest, membership: Membership, user: User, tier: str
+) -> HttpResponse:
+    """After a save: the editor, and (htmx) the profile, account actions and history the
+    save changed, swapped out of band so the page is current without a reload."""
+    editor = editor_context(membership, user, tier, saved=True)
+    response = _respond(request, user, editor)
+    if request.htmx:
+        context = {**detail_context(membership, user), "oob": True}
+        for part in ("profile-card", "account-card", "history-card"):
+            response.write(render_to_string(f"users/user_detail.html#{part}", context, request))
+    return response
+
+
+def _conflict(
+    request: AuthenticatedHttpRequest,
+    membership: Membership,
+    user: User,
+    tier: str,
+    mine: dict[str, Any],
+    *,
+    clashes: list[services.KeyClash] | None,
+) -> HttpResponse:
+    """Nothing was saved: show what clashed (per key when known) and a form that applies the
+    operator's version on top of the current one if they save it again."""
+    conflict = {
+        "theirs": pretty_json(getattr(user, tier)),
+        "mine": pretty_json(mine),
+        "version": user.version,
+        "clashes": [
+            {
+                "key": clash.key,
+                "theirs": "(removed)" if clash.theirs is None else pretty_json(clash.theirs),
+                "mine": "(removed)" if clash.mine is None else pretty_json(clash.mine),
+            }
+            for clash in clashes or []
+        ],
+    }
+    retry = MetadataForm(
+        initial={
+            "document": conflict["mine"],
+            "version": user.version,
+            "base": json.dumps(getattr(user, tier)),
+        },
+        tier=tier,
+        tenant=membership.tenant,
+    )
+    return _respond(
+        request, user, editor_context(membership, user, tier, form=retry, conflict=conflict)
+    )
 
 
 @require_POST
@@ -108,20 +167,27 @@ def metadata_delete_key(
     form = DeleteKeyForm(request.POST)
     error = None
     if form.is_valid():
+        key, shown = form.cleaned_data["key"], form.cleaned_data["shown"]
+        ctx = Context.for_staff(request, channel=Channel.CONSOLE)
         try:
-            user = services.user_delete_metadata_key(
-                user=user,
-                tier=tier,
-                key=form.cleaned_data["key"],
-                by=Context.for_staff(request, channel=Channel.CONSOLE),
-                expected_version=form.cleaned_data["version"],
-            )
-        except services.VersionConflict as conflict:
-            error = conflict.message
-        except Refusal as refused:
+            if shown is None:
+                user = services.user_delete_metadata_key(
+                    user=user,
+                    tier=tier,
+                    key=key,
+                    by=ctx,
+                    expected_version=form.cleaned_data["version"],
+                )
+            elif key not in getattr(user, tier):
+                error = f"{tier}.{key} was already removed by someone else."
+            else:  # remove the key unless someone changed it since the page showed it
+                user = services.user_update_tier_keys(
+                    user=user, tier=tier, shown={key: shown.get("value")}, edited={}, by=ctx
+                )
+        except Refusal as refused:  # VersionConflict, KeyConflict, a missing key
             error = refused.message
     else:
-        error = "Choose a key to delete."
+        error = " ".join(form.non_field_errors()) or "Choose a key to delete."
     user.refresh_from_db()
     context = editor_context(membership, user, tier, saved=error is None)
     context["error"] = error

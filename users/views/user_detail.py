@@ -38,7 +38,7 @@ def editor_context(
     text = pretty_json(document)
     if form is None:
         form = MetadataForm(
-            initial={"document": text, "version": user.version},
+            initial={"document": text, "version": user.version, "base": json.dumps(document)},
             tier=tier,
             tenant=membership.tenant,
         )
@@ -48,7 +48,8 @@ def editor_context(
         "user": user,
         "tier": tier,
         "text": text,
-        "keys": sorted(document),
+        # Each key with its value as shown, for "delete this key unless it changed since".
+        "keys": [(key, json.dumps({"value": document[key]})) for key in sorted(document)],
         "bytes": size,
         "limit": limit,
         "percent": min(100, round(100 * size / limit)) if limit else 100,
@@ -69,18 +70,13 @@ def editor_context(
     }
 
 
-@require_GET
-@tenant_view()
-def user_detail(
-    request: AuthenticatedHttpRequest, membership: Membership, user_id: str
-) -> HttpResponse:
-    """One user: profile, identities, an editor per metadata tier, and its history."""
-    user = user_for(membership, user_id)
+def detail_context(membership: Membership, user: User) -> dict[str, Any]:
+    """What `users/user_detail.html` (and its partials) shows of one user."""
     profile = {**user.profile(), "user_id": user.user_id, "created_at": user.created_at.isoformat()}
     history = AuditEvent.objects.filter(tenant=membership.tenant, target_pk=user.pk).order_by(
         "-seq"
     )[:HISTORY_LENGTH]
-    context = {
+    return {
         "membership": membership,
         "tenant": membership.tenant,
         "user": user,
@@ -92,4 +88,13 @@ def user_detail(
         "can_revert": membership.has_role(Role.ADMIN),
         "revertible": services.REVERTIBLE_ACTIONS,
     }
-    return render(request, "users/user_detail.html", context)
+
+
+@require_GET
+@tenant_view()
+def user_detail(
+    request: AuthenticatedHttpRequest, membership: Membership, user_id: str
+) -> HttpResponse:
+    """One user: profile, identities, an editor per metadata tier, and its history."""
+    user = user_for(membership, user_id)
+    return render(request, "users/user_detail.html", detail_context(membership, user))
