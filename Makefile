@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format clean bench-search bench-seed bench-console bench-export bench-import bench-api screenshots fuzz-api
+.PHONY: run serve test lint format clean bench-search bench-seed bench-console bench-export bench-import bench-api screenshots fuzz-api
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/metadata_bench
 BENCH_USERS ?= 1000000
@@ -22,8 +22,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 # A local .env with a fresh secret; never committed. The real environment always wins.
 .env:
-	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('DEBUG=True')" > $@
-	@echo "Wrote .env with a new SECRET_KEY (DEBUG=True for local use)."
+	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('AUDIT_CHAIN_KEY=' + secrets.token_urlsafe(50)); print('DEBUG=True')" > $@
+	@echo "Wrote .env with a new SECRET_KEY and AUDIT_CHAIN_KEY (DEBUG=True for local use)."
 
 run: $(VENV)/.installed-run .env
 	$(BIN)/python manage.py migrate --noinput
@@ -34,9 +34,17 @@ run: $(VENV)/.installed-run .env
 	@echo "Django admin (superusers only): $(BIN)/python manage.py createsuperuser, then http://127.0.0.1:8000/admin/"
 	@echo "Background jobs (exports, imports, bulk edits, batch reverts) run on a worker started beside the server."
 	@echo ""
-	$(BIN)/python manage.py db_worker & worker=$$!; \
+	$(BIN)/python manage.py jobs_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# Production (README, "Production"), with the production environment set (a .env, if there
+# is one, only fills in what it leaves unset). Waitress: slow clients cannot stall it
+# (metadata_admin/serve.py says why).
+# Run `manage.py migrate` before, and `manage.py jobs_worker` beside it.
+serve: $(VENV)/.installed-run
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	exec $(BIN)/python -m metadata_admin.serve
 
 test: $(VENV)/.installed-dev .env
 	$(BIN)/pytest

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -62,6 +63,16 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_str("SECRET_KEY")
+# The audit hash chain's key: a secret the database does not hold (see
+# docs/write-path-and-audit.md). Required unless DEBUG, where SECRET_KEY stands in for it.
+# AUDIT_CHAIN_KEY_PREVIOUS: the key before a rotation, until `audit_rekey` has run.
+AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "") or (SECRET_KEY if DEBUG else "")
+AUDIT_CHAIN_KEY_PREVIOUS = env_str("AUDIT_CHAIN_KEY_PREVIOUS", "")
+if not AUDIT_CHAIN_KEY:
+    raise ImproperlyConfigured(
+        "Set the environment variable AUDIT_CHAIN_KEY (see .env.example): with DEBUG off the "
+        "audit chain needs a key the database does not hold."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -74,6 +85,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "template_partials",
     "axes",
     "django_tasks",
@@ -84,6 +96,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: static files keep their caching and need no policy.
+    "csp.middleware.CSPMiddleware",
+    "metadata_admin.middleware.NoStoreMiddleware",
     "metadata_admin.middleware.RequestIdMiddleware",
     "users.api.middleware.ApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -91,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "metadata_admin.middleware.HtmxLoginRedirectMiddleware",
+    "metadata_admin.middleware.KeepPostOverSignInMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -138,6 +154,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
                 "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
             ),
             "transaction_mode": "IMMEDIATE",
+            # How long a write waits for SQLite's one write lock before "database is locked"
+            # (Python's default is 5 s). Writes hold it for milliseconds (passwords are
+            # hashed before the transaction); this covers a burst of them, or a job's chunk.
+            "timeout": 20,
         }
     )
     # A file, not shared memory, for the test database: the browser tests' live server
@@ -196,7 +216,38 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# Background jobs (exports) run on `manage.py db_worker`; a Redis/Celery backend is a
+# HTTPS, switched on by the environment (README, "Production"): redirect plain HTTP, and tell
+# browsers to use nothing else for SECURE_HSTS_SECONDS. Off by default for local use.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+# Behind a proxy that terminates TLS, its X-Forwarded-Proto says whether the request was HTTPS.
+# Only then: otherwise any client could claim it.
+if env_bool("BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts, styles, images and requests from this origin
+# only; no inline script or style, no eval (htmx is configured not to need them, see
+# templates/base.html); nothing may frame the console, and forms post only here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        # Where browsers report violations (a URL; empty: nowhere).
+        "report-uri": env_str("CSP_REPORT_URI", "") or None,
+    },
+}
+
+# Background jobs (exports) run on `manage.py jobs_worker`; a Redis/Celery backend is a
 # settings change. Their files live in JOB_FILES_DIR.
 TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 JOB_FILES_DIR = Path(env_str("JOB_FILES_DIR", str(BASE_DIR / "jobfiles")))
@@ -211,6 +262,10 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 100 * 1024 * 1024)
 
 # A user search that runs longer than this is stopped and reported as too expensive.
 SEARCH_TIMEOUT_MS = env_int("SEARCH_TIMEOUT_MS", 3000)
+# A console download (up to 10,000 users) may take this long in the database, in all.
+DOWNLOAD_TIMEOUT_MS = env_int("DOWNLOAD_TIMEOUT_MS", 60_000)
+# Background jobs (exports, imports, bulk edits, reverts): each SQL statement may take this long.
+JOB_QUERY_TIMEOUT_MS = env_int("JOB_QUERY_TIMEOUT_MS", 120_000)
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,9 @@ def _public(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLRe
 
 api_patterns, api_app, api_namespace = api.urls
 
+# A busy database (a lock that outlasted its wait) is a 503 to retry, not a 500.
+handler500 = "users.views.errors.server_error"
+
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,40 @@ def _connections_close_after_each_request() -> None:
     """As with DATABASE_CONN_MAX_AGE=0: a live server's keep-alive threads would otherwise
     keep their connections open past the tests, and the test database could not be dropped."""
     connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_lifts_the_audit_truncate_guard() -> Iterator[None]:
+    """PostgreSQL refuses TRUNCATE of the audit table (a trigger), and Django empties the
+    database after a transactional test with TRUNCATE: that flush, and only it, lifts the
+    trigger inside its own transaction. Every other TRUNCATE in the tests is still refused."""
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        yield
+        return
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self: DatabaseOperations, style: Any, tables: Any, **kwargs: Any) -> list[str]:
+        sql: list[str] = original(self, style, tables, **kwargs)
+        if "users_auditevent" not in tables:
+            return sql
+        return [
+            _AUDIT_TRUNCATE_GUARD.format("DISABLE"),
+            *sql,
+            _AUDIT_TRUNCATE_GUARD.format("ENABLE"),
+        ]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
+        yield
+
+
+_AUDIT_TRUNCATE_GUARD = """DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'users_auditevent_no_truncate') THEN
+        ALTER TABLE users_auditevent {} TRIGGER users_auditevent_no_truncate;
+    END IF;
+END $$;"""
 
 
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -23,6 +23,7 @@ from users import metadata
 from users.errors import Refusal
 from users.models import Tenant
 from users.search import users_matching
+from users.times import iso_millis
 
 Format = Literal["csv", "ndjson"]
 FORMATS: tuple[str, ...] = ("csv", "ndjson")
@@ -147,7 +148,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _iso_time(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    """Times as the API writes them: `2026-11-30T12:00:00.000Z` (`users.times.iso_millis`)."""
+    return iso_millis(moment)
 
 
 def csv_cell(value: Any) -> str:

@@ -94,6 +94,8 @@ def main() -> None:
     args = parser.parse_args()
     django.setup()
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from django.conf import settings
+
     from users import services
     from users.audit import Actor, Context
     from users.models import ApiClient, Channel, Scope, Tenant, User
@@ -112,6 +114,8 @@ def main() -> None:
     env = {
         **os.environ,
         "DEBUG": "False",
+        # The server appends to the chains this process loaded: the same key, not a default.
+        "AUDIT_CHAIN_KEY": settings.AUDIT_CHAIN_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",
         "API_RATE_LIMIT_BURST": "10000000",
         "API_RATE_LIMIT_PER_SECOND": "10000000",

@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import FACTORY_CONTEXT, UserFactory
-from tests.helpers import events
+from tests.helpers import bulk_edit_apply, bulk_edit_previewed, events
 from users import batches, metadata, services
 from users.audit import verify_chain
 from users.batches import import_users
@@ -146,7 +146,7 @@ def test_console_batch_revert(
         "Revert the whole batch"
         in client.get(reverse("users:audit_log", args=[tenant.slug])).content.decode()
     )
-    response = client.post(url, headers={"HX-Request": "true"})
+    response = client.post(url, {"confirm": "yes"}, headers={"HX-Request": "true"})
     job = Job.objects.get(kind="revert")
     assert response["HX-Redirect"] == reverse("users:job_detail", args=[tenant.slug, job.pk])
     page = client.get(response["HX-Redirect"]).content.decode()
@@ -186,7 +186,7 @@ def test_console_bulk_edit_previews_then_applies(
     assert "Preview: nothing was changed" in preview and "3 users match; 3 would change" in preview
     assert "user_metadata.beta" in preview and "(3 will change)" in preview
     assert not User.objects.filter(user_metadata__has_key="beta").exists()
-    response = client.post(bulk_url(tenant), {**data, "intent": "apply"})
+    response = bulk_edit_apply(client, tenant, data)
     job = Job.objects.get(kind="bulk_edit")
     assert response["Location"] == reverse("users:job_detail", args=[tenant.slug, job.pk])
     page = client.get(response["Location"]).content.decode()
@@ -280,9 +280,8 @@ def test_job_list(
     client: Client, admin_staff: StaffAccount, tenant: Tenant, crowd: list[User], jobs_wait: Path
 ) -> None:
     client.force_login(admin_staff)
-    client.post(
-        bulk_url(tenant),
-        {"q": "", "tier": "user_metadata", "key": "k", "action": "remove", "intent": "apply"},
+    bulk_edit_apply(
+        client, tenant, {"q": "", "tier": "user_metadata", "key": "k", "action": "remove"}
     )
     page = client.get(reverse("users:job_list", args=[tenant.slug])).content.decode()
     assert "Bulk edit #" in page and "Queued" in page and admin_staff.username in page
@@ -333,8 +332,63 @@ def test_a_free_plan_bulk_edit_of_app_metadata_reveals_no_count_of_values(
     assert none_have_it == three_have_it
     assert f"{len(crowd)} users match" in three_have_it and "would change" not in three_have_it
 
-    client.post(bulk_url(tenant), {**data, "intent": "apply"})
+    bulk_edit_apply(client, tenant, data)
     job = Job.objects.get()
     page = client.get(reverse("users:job_detail", args=[tenant.slug, job.pk])).content.decode()
     assert "users done:" in page and "changed," not in page
     assert User.objects.filter(tenant=tenant, app_metadata__plan="pro").count() == len(crowd)
+
+
+def test_reverting_a_whole_batch_asks_first(
+    client: Client, admin_staff: StaffAccount, tenant: Tenant, crowd: list[User], jobs_run_now: Path
+) -> None:
+    report = edit(tenant, "", key="beta", value=True)
+    url = reverse("users:batch_revert", args=[tenant.slug, report.batch_id])
+    client.force_login(admin_staff)
+    for asked in (client.get(url), client.post(url)):  # no confirm: the question, nothing done
+        page = asked.content.decode()
+        assert asked.status_code == 200 and "Revert the whole batch?" in page
+        assert f"{len(crowd)} changes will be undone" in page
+    assert not Job.objects.filter(kind="revert").exists()
+    assert User.objects.filter(user_metadata__beta=True).count() == len(crowd)
+    client.post(url, {"confirm": "yes"})
+    assert Job.objects.get(kind="revert").status == "succeeded"
+    assert not User.objects.filter(user_metadata__beta=True).exists()
+
+
+def test_apply_runs_exactly_what_was_previewed_once_confirmed(
+    client: Client, admin_staff: StaffAccount, tenant: Tenant, crowd: list[User], jobs_run_now: Path
+) -> None:
+    client.force_login(admin_staff)
+    narrow = {
+        "q": "user_metadata.theme:dark AND email:u1@x.test",
+        "tier": "user_metadata",
+        "key": "beta",
+        "action": "set",
+        "value": "true",
+    }
+    wide = {**narrow, "q": "user_metadata.theme:dark"}
+    matched = users_matching(tenant, narrow["q"]).count()
+    assert 0 < matched < users_matching(tenant, wide["q"]).count()
+    apply = bulk_edit_previewed(client, tenant, narrow)
+
+    # No preview, or an empty query never previewed: refused, nothing queued.
+    for data in (wide, {**wide, "q": ""}):
+        refused = client.post(bulk_url(tenant), {**data, "intent": "apply"}).content.decode()
+        assert "Preview the edit first" in refused
+    # Not confirmed: refused.
+    unconfirmed = client.post(bulk_url(tenant), {**apply, "confirm": ""})
+    assert unconfirmed.status_code == 400 and "Confirm that you want to change these" in (
+        unconfirmed.content.decode()
+    )
+    assert not Job.objects.exists()
+
+    # The form widened after the preview: Apply still runs the previewed query.
+    client.post(bulk_url(tenant), {**wide, **apply})
+    assert User.objects.filter(user_metadata__beta=True).count() == matched
+
+    # A preview whose matching users changed since is refused.
+    stale = bulk_edit_previewed(client, tenant, {**wide, "key": "gamma"})
+    UserFactory.create(tenant=tenant, email="late@x.test", user_metadata={"theme": "dark"})
+    late = client.post(bulk_url(tenant), stale).content.decode()
+    assert "match now" in late and not User.objects.filter(user_metadata__has_key="gamma").exists()

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from tests.conftest import IMMEDIATE_TASKS
 from tests.factories import UserFactory
-from tests.helpers import events
+from tests.helpers import bulk_edit_previewed, events
 from users import batches, jobs
 from users.audit import verify_chain
 from users.models import Job, Tenant, User
@@ -236,8 +236,9 @@ def test_a_bulk_edit_whose_worker_stopped_resumes(
         UserFactory.create(tenant=tenant, email=f"u{i}@x.test")
     client.force_login(admin_staff)
     data = {"q": "", "tier": "user_metadata", "key": "beta", "action": "set", "value": "true"}
+    apply = bulk_edit_previewed(client, tenant, data)
     with batches.before_each_chunk(killed_at_chunk(1)):
-        client.post(reverse("users:bulk_edit", args=[tenant.slug]), {**data, "intent": "apply"})
+        client.post(reverse("users:bulk_edit", args=[tenant.slug]), apply)
     job = Job.objects.get()
     stop_the_worker(job)
     assert User.objects.filter(user_metadata__beta=True).count() == 2

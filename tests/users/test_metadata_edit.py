@@ -6,6 +6,7 @@ import html
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import User as StaffAccount
@@ -307,11 +308,15 @@ def page_form(client: Client, user: User, tier: str) -> dict[str, str]:
     start = page.index(f'id="editor-{tier}"')
     form = page[start : page.index("</form>", start)]
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
-    fields["document"] = html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", form, re.S)[1])
+    textarea = re.search(r"<textarea[^>]*>(.*?)</textarea>", form, re.S)
+    assert textarea is not None
+    fields["document"] = html.unescape(textarea[1])
     return {name: html.unescape(value) for name, value in fields.items()}
 
 
-def save_edit(client: Client, user: User, tier: str, form: dict[str, str], doc: dict) -> Any:
+def save_edit(
+    client: Client, user: User, tier: str, form: dict[str, str], doc: dict[str, Any]
+) -> Any:
     data = {**form, "document": json.dumps(doc), "intent": "save"}
     return client.post(edit_url(user, tier), data, headers=HTMX)
 
@@ -372,7 +377,9 @@ def test_a_real_conflict_is_shown_per_key_and_resolved_on_top_of_theirs(
     # The form now holds theirs with my changes; saving it keeps both sides' other keys.
     start = fragment.index("<form")
     form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', fragment[start:]))
-    retry = html.unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", fragment, re.S)[1])
+    textarea = re.search(r"<textarea[^>]*>(.*?)</textarea>", fragment, re.S)
+    assert textarea is not None
+    retry = html.unescape(textarea[1])
     data = {**{k: html.unescape(v) for k, v in form.items()}, "document": retry, "intent": "save"}
     client.post(edit_url(user, "user_metadata"), data, headers=HTMX)
     user.refresh_from_db()
@@ -403,3 +410,29 @@ def test_deleting_a_key_from_a_stale_page_removes_only_what_was_shown(
     assert "changed app_metadata.plan meanwhile" in refused.content.decode()
     user.refresh_from_db()
     assert user.app_metadata == {"plan": "gold", "x": 1}
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_save_after_the_session_expired_keeps_the_edit_over_sign_in(
+    client: Client, editor: StaffAccount, user: User, htmx: bool
+) -> None:
+    client.force_login(editor)
+    form = page_form(client, user, "user_metadata")
+    client.session.flush()  # the session expires while the operator types
+    client.cookies.pop("sessionid", None)
+    data = {**form, "document": json.dumps({"typed": "a long careful edit"}), "intent": "save"}
+    response = client.post(edit_url(user), data, headers=HTMX if htmx else {})
+    target = response["HX-Redirect"] if htmx else response["Location"]
+    assert target.startswith(reverse("login")) and "next=" in target
+    user.refresh_from_db()
+    assert "typed" not in user.user_metadata
+
+    assert parse_qs(urlsplit(target).query)["next"] == [detail_url(user)]
+    client.force_login(editor)  # signs in again; the sign-in page sends them to `next`
+    page = client.get(detail_url(user)).content.decode()
+    assert "Your session expired while you were saving" in page
+    assert "a long careful edit" in page
+    user.refresh_from_db()
+    assert "typed" not in user.user_metadata  # offered back, not saved
+    again = client.get(detail_url(user)).content.decode()
+    assert "Your session expired" not in again  # offered once

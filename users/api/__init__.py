@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
@@ -15,6 +16,7 @@ from users import metadata
 from users.api import jobs, users
 from users.api.auth import ClientToken
 from users.api.errors import ApiError, error_response
+from users.database import RETRY_AFTER_SECONDS, is_busy
 from users.errors import Refusal
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,22 @@ def not_found(request: HttpRequest, error: Http404) -> HttpResponse:
 @api.exception_handler(MultiPartParserError)
 def bad_multipart(request: HttpRequest, error: MultiPartParserError) -> HttpResponse:
     return error_response(400, f"The multipart body cannot be read: {error}.", "invalid_body")
+
+
+@api.exception_handler(OperationalError)
+def database_error(request: HttpRequest, error: OperationalError) -> HttpResponse:
+    """A lock that outlasted the wait (SQLite's busy timeout, PostgreSQL's lock timeout, a
+    deadlock) is no bug: 503 with Retry-After, and the client tries again. Any other
+    database failure is the catch-all's 500."""
+    if not is_busy(error):
+        return unexpected(request, error)
+    logger.warning("Database busy in %s %s: %s", request.method, request.path, error)
+    return error_response(
+        503,
+        "The database is busy; try again in a moment.",
+        "temporarily_unavailable",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 @api.exception_handler(Exception)

@@ -18,6 +18,7 @@ from users.api.auth import ApiRequest, api_context, require_scope
 from users.api.errors import ApiError
 from users.api.schemas import ExportRequest, ImportErrorOut, JobOut, api_time
 from users.api.users import ERRORS
+from users.batches.import_errors import auth0_failure
 from users.errors import Refusal
 from users.imports import ImportFileError
 from users.models import DATABASE_CONNECTION, ApiClient, Connection, Job, Scope, Tenant
@@ -80,7 +81,8 @@ def _job_out(request: ApiRequest, job: Job) -> dict[str, Any]:
         if job.status == Job.Status.SUCCEEDED and job.file_name and not jobs.expired(job):
             # The link names the client it was given to: it dies with that client's token.
             token = _SIGNER.sign(f"{job.pk}:{request.api_client.pk}")
-            path = reverse("api:job_file", kwargs={"token": token})
+            # Ends with the file's name, as Auth0's does (`....csv.gz`): always gzipped.
+            path = reverse("api:job_file", kwargs={"token": token, "name": job.file_name})
             out["location"] = request.build_absolute_uri(path)
     else:
         report = job.result.get("report")
@@ -109,7 +111,7 @@ def export_users(request: ApiRequest, payload: ExportRequest) -> Any:
             q=q,
             columns=",".join(columns) if columns else None,
             fmt="csv" if payload.format == "csv" else "ndjson",
-            gzip=False,
+            gzip=True,  # Auth0's export files are always gzipped; clients gunzip `location`
             api_fields={"connection_id": payload.connection_id} if payload.connection_id else None,
         )
     except Refusal as error:
@@ -164,24 +166,37 @@ def get_job(request: ApiRequest, id: str) -> Any:
 
 @router.get("/jobs/{id}/errors", response={200: list[ImportErrorOut], **ERRORS})
 def get_job_errors(request: ApiRequest, id: str) -> Any:
-    """The refused rows of an import: `[{user, errors: [{code, message, path}]}]`."""
+    """The refused rows of an import, as Auth0 reports them: each user as given in the file
+    (secrets redacted) and its errors, `[{user, errors: [{code, message, path, errorCode}]}]`
+    with Auth0's import error code in `code` and ours in `errorCode`."""
     require_scope(request, Scope.READ_USERS, Scope.CREATE_USERS)
     job = _job(request, id)
     path = jobs.job_path(job) if job.kind == Job.Kind.IMPORT and job.file_name else None
     if path is None or not job.finished or not path.is_file():
         return []
-    refused = []
     with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            row = json.loads(line)
-            refused.append({"user": {"email": row["user"]}, "errors": row["errors"]})
-    return refused
+        return [auth0_failure(json.loads(line)) for line in lines]
 
 
-@router.get("/jobs/files/{token}", auth=None, url_name="job_file", include_in_schema=False)
-def job_file(request: HttpRequest, token: str) -> FileResponse:
-    """An export's file, by the signed location the job gave: for as long as the file lives
-    (FILE_LIFETIME after the job finished) and the API client it was given to is not revoked."""
+@router.get("/jobs/files/{token}/{name}", auth=None, url_name="job_file", include_in_schema=False)
+def job_file(request: HttpRequest, token: str, name: str) -> FileResponse:
+    """An export's file (gzipped), by the signed location the job gave: for as long as the
+    file lives (FILE_LIFETIME after the job finished) and the API client it was given to is
+    not revoked. `name` is the file's own."""
+    job = _export_job(token)
+    if name != job.file_name:
+        raise ApiError(404, "No such file, or its link expired.", "inexistent_job")
+    return _export_file(job)
+
+
+@router.get("/jobs/files/{token}", auth=None, include_in_schema=False)
+def job_file_unnamed(request: HttpRequest, token: str) -> FileResponse:
+    """A location given before locations ended with the file's name."""
+    return _export_file(_export_job(token))
+
+
+def _export_job(token: str) -> Job:
+    """The export job a signed location names, if its file and its client are still there."""
     try:
         job_pk, _, client_pk = _SIGNER.unsign(token, max_age=jobs.FILE_LIFETIME).partition(":")
         job = Job.objects.filter(
@@ -196,4 +211,8 @@ def job_file(request: HttpRequest, token: str) -> FileResponse:
         )
     if jobs.expired(job) or not job.file_name or not jobs.job_path(job).is_file():
         raise ApiError(404, "No such file, or it expired.", "inexistent_job")
+    return job
+
+
+def _export_file(job: Job) -> FileResponse:
     return FileResponse(jobs.job_path(job).open("rb"), as_attachment=True, filename=job.file_name)

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from users.api import ratelimit
 from users.api.errors import error_response
+from users.database import is_busy
 
 API_PREFIX = "/api/"
 
@@ -43,9 +45,15 @@ class ApiMiddleware:
             response = self._as_api_error(response)
         allowance = getattr(request, "rate_limit", None)
         if allowance is None:  # answered before a client was known: the address's bucket
-            allowance = ratelimit.take(f"ip:{request.META.get('REMOTE_ADDR', '')}")
-        for name, value in allowance.headers().items():
-            response[name] = value
+            try:
+                allowance = ratelimit.take(f"ip:{request.META.get('REMOTE_ADDR', '')}")
+            except OperationalError as error:
+                if not is_busy(error):
+                    raise
+                # A busy database (the answer is likely its 503): no rate-limit headers.
+        if allowance is not None:
+            for name, value in allowance.headers().items():
+                response[name] = value
         etag = getattr(request, "response_etag", None)
         if etag is not None and response.status_code == 200:
             response["ETag"] = etag
@@ -58,11 +66,13 @@ class ApiMiddleware:
         messages = {
             404: ("No such endpoint.", "inexistent_endpoint"),
             405: ("Method not allowed on this endpoint.", "method_not_allowed"),
+            503: ("The database is busy; try again in a moment.", "temporarily_unavailable"),
         }
         message, code = messages.get(
             response.status_code, ("The server could not answer.", "internal_error")
         )
         replaced = error_response(response.status_code, message, code)
-        if "Allow" in response:
-            replaced["Allow"] = response["Allow"]
+        for header in ("Allow", "Retry-After"):
+            if header in response:
+                replaced[header] = response[header]
         return replaced

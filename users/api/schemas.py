@@ -7,23 +7,36 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from users import metadata
 from users.models import Identity, User
+from users.times import iso_millis
 
 JsonObject = dict[str, Any]
 
 
 def api_time(moment: datetime | None) -> str | None:
-    """ISO 8601 UTC with milliseconds: 2026-11-22T07:22:59.000Z."""
-    if moment is None:
-        return None
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    """ISO 8601 UTC with milliseconds: 2026-11-22T07:22:59.000Z (`users.times.iso_millis`)."""
+    return None if moment is None else iso_millis(moment)
+
+
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """A property the API leaves out when it has no value is typed without `null` in the
+    OpenAPI document, as in Auth0's: `string`, not `string | null`, and not required."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.pop("anyOf", None)
+        if options is not None:
+            kept = [option for option in options if option.get("type") != "null"]
+            if len(kept) == 1:
+                prop.update(kept[0])
+            else:
+                prop["anyOf"] = kept
+        if prop.get("default", ...) is None:
+            del prop["default"]
 
 
 class IdentityOut(BaseModel):
@@ -34,9 +47,11 @@ class IdentityOut(BaseModel):
 
 
 class UserOut(BaseModel):
-    """The normalized profile (SPEC.md section 7); with `fields`, only those are present."""
+    """The normalized profile (SPEC.md section 7); with `fields`, only those are present.
+    A property without a value is absent, never `null` (`users_out`); the tiers are always
+    there, `{}` when empty."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_absent_not_null)
 
     user_id: str
     email: str | None = None
@@ -150,13 +165,14 @@ class JobOut(BaseModel):
 
 
 class RowErrorOut(BaseModel):
-    code: str
+    code: str  # Auth0's import error code: CONFLICT_EMAIL, FORMAT, OBJECT_REQUIRED, ...
     message: str
     path: str
+    errorCode: str  # ours, as the API's error bodies name it: user_exists, invalid_body, ...
 
 
 class ImportErrorOut(BaseModel):
-    user: JsonObject
+    user: JsonObject  # the row as given in the file, its secrets redacted
     errors: list[RowErrorOut]
 
 
@@ -166,12 +182,18 @@ _TIMES = ("created_at", "updated_at", "last_login")
 def _shown(
     values: Mapping[str, Any], identities: list[JsonObject], fields: tuple[str, ...]
 ) -> JsonObject:
+    """The fields that have a value: Auth0 leaves a property without one out (its schema
+    allows no `null` there); the tiers are always objects."""
     out: JsonObject = {}
     for name in fields:
         if name == "identities":
             out[name] = identities
+        elif name in metadata.TIERS:
+            out[name] = values[name] or {}
+        elif values[name] is None:
+            continue
         elif name in _TIMES:
-            out[name] = api_time(values[name])
+            out[name] = iso_millis(values[name])
         else:
             out[name] = values[name]
     return out

@@ -106,7 +106,7 @@ def list_users(request: ApiRequest, params: Query[ListParams]) -> Any:
     }
 
 
-@router.post("/users", response={201: UserOut, **ERRORS})
+@router.post("/users", response={201: UserOut, **ERRORS}, exclude_unset=True)
 def create_user(request: ApiRequest, payload: UserCreate) -> Any:
     client = require_scope(request, Scope.CREATE_USERS)
     body = body_of(payload)
@@ -125,7 +125,7 @@ def get_user(
     return users_out([user.pk], _fields(fields, include_fields))[0]
 
 
-@router.patch("/users/{id}", response={200: UserOut, **ERRORS})
+@router.patch("/users/{id}", response={200: UserOut, **ERRORS}, exclude_unset=True)
 def update_user(request: ApiRequest, id: str, payload: UserUpdate) -> Any:
     client = require_scope(request, Scope.UPDATE_USERS, Scope.UPDATE_USERS_APP_METADATA)
     body = body_of(payload)

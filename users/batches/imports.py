@@ -22,6 +22,7 @@ from django.db import transaction
 
 from users import metadata, services
 from users.audit import Actor, Context
+from users.batches import import_errors
 from users.batches.runner import REPORTED_FAILURES, Checkpoint, Chunk, Report, run_chunks
 from users.errors import Refusal
 from users.imports import BadRow
@@ -58,7 +59,9 @@ class ImportReport(Report):
         """Count a chunk's outcomes; keep the first failures and the first rows' outcomes."""
         for outcome in outcomes.values():
             setattr(self, outcome, getattr(self, outcome) + 1)
-        self.failures.extend(failures[: max(0, REPORTED_FAILURES - len(self.failures))])
+        kept = failures[: max(0, REPORTED_FAILURES - len(self.failures))]
+        # The report keeps {row, user, errors}; the echo and Auth0's codes go to the file only.
+        self.failures.extend({key: f[key] for key in ("row", "user", "errors")} for f in kept)
         errors = {failure["row"]: failure["errors"] for failure in failures}
         for index in sorted(i for i in outcomes if i < PREVIEW_ROWS):
             row = rows[index - first]
@@ -139,19 +142,28 @@ def _repeated(rows: Sequence[Any]) -> dict[int, str]:
 
 @dataclass
 class _Chunk:
-    """What one chunk did: outcomes by row index, and its failures in row order."""
+    """What one chunk did: outcomes by row index, and its failures in row order. `given`
+    is the whole file's rows as they were given (before the job's connection was added)."""
 
+    given: Sequence[Any] = ()
     outcomes: dict[int, str] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
 
     def fail(self, index: int, row: Any, error: Refusal) -> None:
+        """Record a refused row: `{row, user, errors: [{code, message, path}]}` as the console
+        shows it, plus `given` (the row as given in the file, secrets redacted) and
+        `auth0_codes` (Auth0's code of each error) for the API's GET /jobs/{id}/errors."""
         self.outcomes[index] = "failed"
         user = row.get("email") if isinstance(row, Mapping) else None
+        given = self.given[index] if index < len(self.given) else row
+        errors = _errors_of(error)
         self.failures.append(
             {
                 "row": index,
                 "user": user,
-                "errors": [dataclasses.asdict(e) for e in _errors_of(error)],
+                "errors": [dataclasses.asdict(e) for e in errors],
+                "given": import_errors.redacted(given),
+                "auth0_codes": [import_errors.auth0_code(error, given) for _ in errors],
             }
         )
 
@@ -165,6 +177,7 @@ class ImportOptions(NamedTuple):
     by: Context
     rules: metadata.Rules
     connections: dict[str, Connection]
+    given: Sequence[Any]  # the file's rows as given, for the refused rows' echo
 
 
 def _import_chunk(
@@ -172,12 +185,12 @@ def _import_chunk(
 ) -> _Chunk:
     """Import rows[first:...] (the chunk): new users in a few statements, existing ones one by
     one; a chunk whose batch insert meets a conflict falls back to one row at a time."""
-    chunk = _Chunk()
+    chunk = _Chunk(given=options.given)
     shaped: list[_Row] = []
     for index, row in enumerate(rows, start=first):
         try:
             if index in repeated:
-                raise services.ServiceError(repeated[index])
+                raise import_errors.DuplicatedUser(repeated[index])
             shaped.append(_shape(index, row))
         except Refusal as error:
             chunk.fail(index, row, error)
@@ -309,14 +322,20 @@ def import_users(
     start_row: int = 0,
     checkpoint: Checkpoint[ImportReport, int] | None = None,
     chunk_rows: int | None = None,
+    connection: str | None = None,
 ) -> ImportReport:
     """Import `rows` (from `users.imports.read_rows`); returns the report. Each row is all or
     nothing; rows commit a chunk at a time, so an interrupted import can go on from
-    `start_row` with the `resume` report (same batch id). A dry run rolls back every chunk."""
+    `start_row` with the `resume` report (same batch id). A dry run rolls back every chunk.
+    `connection`: the connection of the rows that name none (the database connection if
+    None); a refused row is still echoed as it was given."""
+    given = rows
+    if connection:
+        rows = [{"connection": connection, **row} if isinstance(row, dict) else row for row in rows]
     report = resume or ImportReport(total=len(rows), dry_run=dry_run, batch_id=str(uuid.uuid4()))
     ctx = by or Context(actor=Actor(ActorKind.IMPORT, "", "import"), channel=Channel.IMPORT)
     ctx = dataclasses.replace(ctx, batch_id=uuid.UUID(report.batch_id), channel=Channel.IMPORT)
-    options = ImportOptions(tenant, upsert, metadata_mode, ctx, tenant.metadata_rules(), {})
+    options = ImportOptions(tenant, upsert, metadata_mode, ctx, tenant.metadata_rules(), {}, given)
     repeated = _repeated(rows)
     step = chunk_rows or CHUNK_ROWS
 

@@ -2,9 +2,11 @@
 
 Each kind has a `*_job_start` that checks its input as the direct path would (so bad input is
 refused at once and nothing is queued), writes the job's typed params once, then queues its
-task. A job whose worker stopped (no heartbeat for STALE_AFTER) is marked failed with that
-reason when anyone looks at it; an import, bulk edit or revert can then be resumed from its
-checkpoint with the same batch id (an export simply starts again).
+task (with the job's attempt). A job whose worker stopped (no heartbeat for STALE_AFTER), or
+that will never start (its task failed before it began, or no worker took it: see
+`users.jobs.queue`), is marked failed with the reason when anyone looks at it; an import,
+bulk edit or revert can then be resumed from its checkpoint with the same batch id (an
+export simply starts again).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from users import batches, imports
 from users.audit import Actor
 from users.exports import export_users
 from users.jobs.lifecycle import STALE_AFTER, expired, job_path
+from users.jobs.queue import fail_if_stuck
 from users.jobs.tasks import RESUME_TASKS, run_bulk_edit, run_export, run_import, run_revert
 from users.models import Job, JobActor, JobParams, Tenant
 from users.search import users_matching
@@ -47,7 +50,7 @@ def export_job_start(
     export_users(tenant, q=q, columns=columns, fmt=fmt, gzip=gzip)
     params = JobParams(q=q, columns=columns, fmt=fmt, gzip=gzip, api=dict(api_fields or {}))
     job = _create(tenant, Job.Kind.EXPORT, staff_pk, params)
-    run_export.enqueue(job.pk)
+    run_export.enqueue(job.pk, job.attempt)
     return job
 
 
@@ -89,7 +92,7 @@ def import_job_start(
     path.write_bytes(data)
     job.params = dataclasses.replace(params, source=source).to_json()
     job.save(update_fields=["params"])
-    run_import.enqueue(job.pk)
+    run_import.enqueue(job.pk, job.attempt)
     return job
 
 
@@ -131,28 +134,36 @@ def bulk_edit_job_start(
     batches.bulk_edit_patch(tenant, tier, key, value, remove)
     params = JobParams(q=q, tier=tier, key=key, value=value, remove=remove)
     job = _create(tenant, Job.Kind.BULK_EDIT, staff_pk, params)
-    run_bulk_edit.enqueue(job.pk)
+    run_bulk_edit.enqueue(job.pk, job.attempt)
     return job
 
 
 def revert_job_start(*, tenant: Tenant, staff_pk: int | None, batch_id: uuid.UUID) -> Job:
     job = _create(tenant, Job.Kind.REVERT, staff_pk, JobParams(batch_id=str(batch_id)))
-    run_revert.enqueue(job.pk)
+    run_revert.enqueue(job.pk, job.attempt)
     return job
 
 
 def fail_stale(tenant: Tenant) -> None:
-    """Fail (with the reason) the tenant's running jobs whose worker has stopped."""
+    """Fail (with the reason) the tenant's running jobs whose worker has stopped, and its
+    queued jobs that will never start."""
     cutoff = timezone.now() - STALE_AFTER
     for job in Job.objects.filter(
         tenant=tenant, status=Job.Status.RUNNING, heartbeat_at__lt=cutoff
     ):
         refresh(job)
+    for job in Job.objects.filter(tenant=tenant, status=Job.Status.QUEUED):
+        fail_if_stuck(job)
 
 
 def refresh(job: Job) -> Job:
-    """The job as it stands, failing it (with the reason) if its worker has stopped."""
+    """The job as it stands, failing it (with the reason) if its worker has stopped, or if
+    it is queued but will never start (`users.jobs.queue`)."""
     job.refresh_from_db()
+    if job.status == Job.Status.QUEUED:
+        if fail_if_stuck(job):
+            job.refresh_from_db()
+        return job
     stale = job.heartbeat_at is not None and timezone.now() - job.heartbeat_at > STALE_AFTER
     if job.status == Job.Status.RUNNING and stale:
         if resumable(job, assume_failed=True):
@@ -181,10 +192,15 @@ def resume(job: Job) -> bool:
     """Queue a failed job again from its checkpoint; False if it cannot be (or already was)."""
     if not resumable(job):
         return False
+    # heartbeat_at notes when it was queued again (`users.jobs.queue` counts from there).
     queued = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED, attempt=job.attempt).update(
-        status=Job.Status.QUEUED, attempt=job.attempt + 1, error="", finished_at=None
+        status=Job.Status.QUEUED,
+        attempt=job.attempt + 1,
+        error="",
+        finished_at=None,
+        heartbeat_at=timezone.now(),
     )
     if not queued:
         return False
-    RESUME_TASKS[Job.Kind(job.kind)].enqueue(job.pk)
+    RESUME_TASKS[Job.Kind(job.kind)].enqueue(job.pk, job.attempt + 1)
     return True

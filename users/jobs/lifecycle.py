@@ -24,6 +24,7 @@ from users.audit import Actor, Context
 from users.batches import Report
 from users.batches.runner import Checkpoint, Failure
 from users.models import Channel, Job
+from users.search.budget import time_budget
 
 STALE_AFTER = timedelta(minutes=2)
 FILE_LIFETIME = timedelta(hours=24)
@@ -75,6 +76,20 @@ def prune_expired_files() -> int:
     return removed
 
 
+def claim(job: Job, attempt: int | None = None) -> bool:
+    """Mark a queued job running, for the run queued for `attempt` (None: the job's current
+    one). False, changing nothing, when it is no longer queued at that attempt: it failed
+    meanwhile (say, as never picked up by a worker), or was queued again as a later one."""
+    wanted = job.attempt if attempt is None else attempt
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED, attempt=wanted).update(
+        status=Job.Status.RUNNING, heartbeat_at=now
+    )
+    if claimed:
+        job.status, job.heartbeat_at = Job.Status.RUNNING, now
+    return bool(claimed)
+
+
 def begin(job: Job, **fields: Any) -> None:
     for name, value in fields.items():
         setattr(job, name, value)
@@ -108,7 +123,9 @@ def run_guarded(job: Job, body: Callable[[], None]) -> None:
     """Run the job's work; a replaced run stops quietly, any error fails the job (with the
     error, which is what people see) and is raised again for the worker's log."""
     try:
-        body()
+        # A job's own, larger budget: each statement may take JOB_QUERY_TIMEOUT_MS.
+        with time_budget(settings.JOB_QUERY_TIMEOUT_MS, per_statement=True):
+            body()
     except JobReplaced:
         return
     except Exception as error:

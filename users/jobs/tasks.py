@@ -1,6 +1,10 @@
-"""The task entry points a worker (`manage.py db_worker`) runs: thin schedulers that read
+"""The task entry points a worker (`manage.py jobs_worker`) runs: thin schedulers that read
 the job's typed params, call the export writer or a batch (`users.batches`) with a
-checkpoint, and record the outcome on the job."""
+checkpoint, and record the outcome on the job.
+
+Each task takes the job's id and the attempt it was queued for, and runs only a job still
+queued at that attempt (`lifecycle.claim`): one failed meanwhile (say, as never picked up)
+or queued again is left alone."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from users.jobs.lifecycle import (
     ErrorsFile,
     begin,
     checkpointer,
+    claim,
     finish,
     job_context,
     job_path,
@@ -31,14 +36,18 @@ from users.search import users_matching
 from users.selectors import batch_events
 
 
-def _job(job_id: int) -> Job:
+def _job(job_id: int, attempt: int | None) -> Job | None:
+    """The job, now running for this run; None if it is not this run's to do (`claim`)."""
     prune_expired_files()
-    return Job.objects.select_related("tenant", "created_by").get(pk=job_id)
+    job = Job.objects.select_related("tenant", "created_by").get(pk=job_id)
+    return job if claim(job, attempt) else None
 
 
 @task()
-def run_export(job_id: int) -> None:
-    job = _job(job_id)
+def run_export(job_id: int, attempt: int | None = None) -> None:
+    job = _job(job_id, attempt)
+    if job is None:
+        return
     params = job.typed_params
     extension = params.fmt + (".gz" if params.gzip else "")
     file_name = f"export-{job.pk}-{job.tenant.slug}.{extension}"
@@ -68,8 +77,10 @@ def run_export(job_id: int) -> None:
 
 
 @task()
-def run_import(job_id: int) -> None:
-    job = _job(job_id)
+def run_import(job_id: int, attempt: int | None = None) -> None:
+    job = _job(job_id, attempt)
+    if job is None:
+        return
     params = job.typed_params
     begin(job)
     errors = ErrorsFile(job)
@@ -80,11 +91,6 @@ def run_import(job_id: int) -> None:
             raise imports.ImportFileError("The uploaded file is gone (expired); upload it again.")
         data = source.read_bytes()  # its size was checked when it was uploaded
         rows = imports.read_rows(data, params.fmt, max_bytes=len(data))  # type: ignore[arg-type]
-        if params.connection:
-            rows = [
-                {"connection": params.connection, **row} if isinstance(row, dict) else row
-                for row in rows
-            ]
         saved = job.result.get("report")
         report = batches.import_users(
             job.tenant,
@@ -96,6 +102,7 @@ def run_import(job_id: int) -> None:
             resume=ImportReport.from_dict(saved) if saved else None,
             start_row=job.result.get("position", 0),
             checkpoint=checkpointer(job, errors, lambda r: r.inserted + r.updated + r.failed),
+            connection=params.connection or None,
         )
         finish(job, report, done=report.total)
 
@@ -114,8 +121,10 @@ def _begin_batch(job: Job, count: QuerySet[Any]) -> BatchReport | None:
 
 
 @task()
-def run_bulk_edit(job_id: int) -> None:
-    job = _job(job_id)
+def run_bulk_edit(job_id: int, attempt: int | None = None) -> None:
+    job = _job(job_id, attempt)
+    if job is None:
+        return
     params = job.typed_params
     users = users_matching(job.tenant, params.q)
     resume = _begin_batch(job, users)
@@ -140,8 +149,10 @@ def run_bulk_edit(job_id: int) -> None:
 
 
 @task()
-def run_revert(job_id: int) -> None:
-    job = _job(job_id)
+def run_revert(job_id: int, attempt: int | None = None) -> None:
+    job = _job(job_id, attempt)
+    if job is None:
+        return
     batch_id = uuid.UUID(job.typed_params.batch_id)
     resume = _begin_batch(job, batch_events(job.tenant, batch_id))
     errors = ErrorsFile(job)
@@ -166,3 +177,5 @@ RESUME_TASKS = {
     Job.Kind.BULK_EDIT: run_bulk_edit,
     Job.Kind.REVERT: run_revert,
 }
+# The task that runs each kind of job.
+KIND_TASKS = {Job.Kind.EXPORT: run_export, **RESUME_TASKS}

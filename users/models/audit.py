@@ -7,16 +7,21 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from users import metadata
+from users import audit_keys, metadata
 from users.models.tenants import Tenant
 
 
 class AuditChain(models.Model):
-    """The head of a tenant's audit hash chain; locked while an event is appended."""
+    """The head of a tenant's audit hash chain; locked while an event is appended.
+
+    `key_id` names the key the chain's hashes are keyed with (`users.audit_keys`): a new
+    chain takes AUDIT_CHAIN_KEY's; empty for a chain from before keys, hashed with plain
+    SHA-256 until `audit_rekey` re-keys it."""
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="audit_chain")
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="")
+    key_id = models.CharField(max_length=32, blank=True, default=audit_keys.current_key_id)
 
     def __str__(self) -> str:
         return f"{self.tenant} at {self.last_seq}"
@@ -57,6 +62,7 @@ class AuditAction(models.TextChoices):
     USER_UNBLOCK = "user.unblock"
     USER_DELETE = "user.delete"
     USER_REVERT = "user.revert"
+    AUDIT_REKEY = "audit.rekey"
 
 
 class AuditEvent(models.Model):

@@ -5,18 +5,16 @@ The same entry point serves the console, the API, exports and the CLI.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 from django.db.models import Exists, F, FilteredRelation, OrderBy, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 from luqum.parser import parser
@@ -25,12 +23,12 @@ from luqum.tree import Item
 from users import metadata
 from users.models import SearchLeaf, Tenant, User
 from users.search import fields as registry
+from users.search.budget import time_budget
 from users.search.compile import MATCH_ALL, Compiler
 from users.search.errors import (
     InvalidPaging,
     InvalidSort,
     QuerySyntaxError,
-    QueryTooExpensive,
     SearchError,
 )
 from users.search.fields import Field
@@ -305,57 +303,6 @@ def selected_fields(fields: Sequence[str] | None, include_fields: bool) -> tuple
     return tuple(dict.fromkeys(["user_id", *chosen]))
 
 
-def _swap_settings(cursor: Any, wanted: dict[str, str]) -> dict[str, str]:
-    """Set transaction-local settings in one round trip; return what they were."""
-    names = list(wanted)
-    reads = ", ".join("current_setting(%s)" for _ in names)
-    writes = ", ".join("set_config(%s, %s, true)" for _ in names)
-    params: list[str] = [*names]
-    for name in names:
-        params += [name, wanted[name]]
-    cursor.execute(f"SELECT {reads}, {writes}", params)
-    row = cursor.fetchone()
-    return dict(zip(names, row[: len(names)], strict=True))
-
-
-@contextlib.contextmanager
-def _time_budget(milliseconds: int) -> Iterator[None]:
-    """Stop a runaway search: PostgreSQL's statement_timeout, SQLite's progress handler."""
-    try:
-        if connection.vendor == "postgresql":
-            # Settings local to a (possibly nested) transaction, put back afterwards so the
-            # rest of an enclosing transaction keeps its own. JIT compilation and parallel
-            # workers cost more than they save at interactive latencies.
-            settings_here = {
-                "statement_timeout": f"{milliseconds}ms",
-                "jit": "off",
-                "max_parallel_workers_per_gather": "0",
-            }
-            with transaction.atomic(), connection.cursor() as cursor:
-                previous = _swap_settings(cursor, settings_here)
-                yield
-                _swap_settings(cursor, previous)
-        elif connection.vendor == "sqlite":
-            connection.ensure_connection()
-            deadline = time.monotonic() + milliseconds / 1000
-            raw = connection.connection
-            raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-            try:
-                yield
-            finally:
-                raw.set_progress_handler(None, 0)
-        else:
-            yield
-    except DatabaseError as error:
-        text = str(error).lower()
-        if "statement timeout" in text or "canceling statement" in text or "interrupted" in text:
-            raise QueryTooExpensive(
-                f"This search took longer than {milliseconds:,} ms and was stopped. Narrow it "
-                "(add a field, avoid leading wildcards) or sort by a root field."
-            ) from None
-        raise
-
-
 def users_matching(tenant: Tenant, q: str) -> QuerySet[User]:
     """The tenant's users that `q` matches, unordered and unpaged (for exports and bulk
     jobs). Raises the same typed errors as `search_users`, plan gate included."""
@@ -383,6 +330,37 @@ def search_users(
     `count=False` skips the total (the API without include_totals), which for broad queries
     is most of the time; `total` is then the number of users on the page. `load=False`
     leaves `users` empty: the caller reads the page's `pks` its own way (the API does)."""
+    budget = timeout_ms if timeout_ms is not None else settings.SEARCH_TIMEOUT_MS
+    with time_budget(budget):  # the whole search, parsing and compiling included
+        return _search(
+            tenant,
+            q,
+            sort=sort,
+            page=page,
+            per_page=per_page,
+            cursor=cursor,
+            fields=fields,
+            include_fields=include_fields,
+            exact_total=exact_total,
+            count=count,
+            load=load,
+        )
+
+
+def _search(
+    tenant: Tenant,
+    q: str,
+    *,
+    sort: str | None,
+    page: int,
+    per_page: int,
+    cursor: str | None,
+    fields: Sequence[str] | None,
+    include_fields: bool,
+    exact_total: bool,
+    count: bool,
+    load: bool,
+) -> SearchResult:
     if not 0 <= per_page <= MAX_PER_PAGE:
         raise InvalidPaging(f"per_page must be 0 to {MAX_PER_PAGE}, not {per_page}.")
     if page < 0:
@@ -404,15 +382,13 @@ def search_users(
         current = phases[first_phase]
         after = _after(current.keys, values, last_id, order.descending)
         phases[first_phase] = _Phase(current.queryset.filter(after), current.keys)
-    budget = timeout_ms if timeout_ms is not None else settings.SEARCH_TIMEOUT_MS
-    with _time_budget(budget):
-        rows = _fetch(phases, first_phase, page * per_page, per_page) if per_page else []
-        pks = tuple(row.pk for row in rows)
-        users = _load(User.objects.filter(pk__in=pks), selected, rows) if load else []
-        # Counting stops just past the limit unless an exact total is asked for.
-        unordered = base.order_by()
-        limited = unordered if exact_total else unordered.values("pk")[: EXACT_TOTAL_LIMIT + 1]
-        total = limited.count() if count else len(pks)
+    rows = _fetch(phases, first_phase, page * per_page, per_page) if per_page else []
+    pks = tuple(row.pk for row in rows)
+    users = _load(User.objects.filter(pk__in=pks), selected, rows) if load else []
+    # Counting stops just past the limit unless an exact total is asked for.
+    unordered = base.order_by()
+    limited = unordered if exact_total else unordered.values("pk")[: EXACT_TOTAL_LIMIT + 1]
+    total = limited.count() if count else len(pks)
     is_exact = exact_total or total <= EXACT_TOTAL_LIMIT
     if not is_exact:
         total = EXACT_TOTAL_LIMIT

@@ -2,6 +2,9 @@
 the tier rule and the rules of `users.metadata`, assign, save with `version + 1`, rewrite the
 search leaves and record one audit event per changed user, all in the caller's transaction.
 
+A new password is the exception: `hash_password` makes its hash BEFORE the transaction opens
+(see there), and `assign` only stores that hash.
+
 The functions here are the write path's parts, used by the other service modules; views and
 jobs call the `user_*` and `users_*` services instead.
 """
@@ -81,13 +84,31 @@ def check_email_free(email: str | None, connection: Connection, *, exclude_pk: i
         raise UserExists(f"A user with the email {email} already exists in {connection.name}.")
 
 
-def assign(user: User, update: metadata.Update) -> None:
-    """Put an update's profile (and hashed password) on the user, unsaved."""
+def hash_password(password: object) -> str | None:
+    """The stored form of a new password (None when there is none to set), for `assign`.
+
+    The one place passwords are hashed, and it must run BEFORE the write's transaction
+    opens, never inside it: a hasher is slow on purpose (0.3-0.4 s), and on SQLite an open
+    write transaction holds the database's one write lock, so every other writer would wait
+    that long per password (and time out: "database is locked"). A value the rules refuse
+    (not a string) is not hashed; the rules refuse it later."""
+    return make_password(password) if isinstance(password, str) else None
+
+
+class PasswordNotHashed(Exception):
+    """A bug: an update sets a password that `hash_password` did not hash beforehand."""
+
+
+def assign(user: User, update: metadata.Update, password_hash: str | None = None) -> None:
+    """Put an update's profile on the user, unsaved, and its new password as `password_hash`
+    (made by `hash_password` before the transaction)."""
+    if update.password is not None:
+        if password_hash is None:
+            raise PasswordNotHashed("Hash the password with hash_password, before the transaction.")
+        user.password = password_hash
     for key, value in update.profile.items():
         setattr(user, key, value)
     user.email = _normalize_email(user.email, user.connection)
-    if update.password is not None:
-        user.password = make_password(update.password)
 
 
 def save(user: User, *, creating: bool, unique_changed: bool = True) -> None:
@@ -143,11 +164,13 @@ def prepare_update(
 
 @dataclasses.dataclass(frozen=True)
 class Change:
-    """One locked user and the update to apply to it (for `apply_many`)."""
+    """One locked user and the update to apply to it (for `apply_many`), with the hash of the
+    update's new password, if it has one (`hash_password`, before the transaction)."""
 
     user: User
     update: metadata.Update
     details: Mapping[str, Any] | None = None
+    password_hash: str | None = None
 
 
 def apply(
@@ -157,8 +180,9 @@ def apply(
     by: Context,
     action: str,
     details: Mapping[str, Any] | None = None,
+    password_hash: str | None = None,
 ) -> User:
-    apply_many([Change(locked, update, details)], by=by, action=action)
+    apply_many([Change(locked, update, details, password_hash)], by=by, action=action)
     return locked
 
 
@@ -171,7 +195,7 @@ def apply_many(changes: Sequence[Change], *, by: Context, action: str) -> list[A
     for change in changes:
         locked = change.user
         before = locked.profile()
-        assign(locked, change.update)
+        assign(locked, change.update, change.password_hash)
         after = locked.profile()
         if before == after and change.update.password is None:
             continue

@@ -1,7 +1,8 @@
 """Writes to one user: create, update (merge or replace), remove a metadata key, block or
 unblock, delete. Each call is one transaction that locks the row, checks the expected
 version, applies the rules of `users.metadata` and records one audit event; a call that
-changes nothing records nothing, and a refused call changes nothing."""
+changes nothing records nothing, and a refused call changes nothing. A new password is
+hashed before that transaction opens (`core.hash_password`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from users import audit, metadata
 from users.audit import Context
+from users.metadata.defaults import generated_profile
 from users.models import (
     DATABASE_CONNECTION,
     AuditAction,
@@ -31,6 +33,7 @@ from users.services.core import (
     check_version,
     details,
     guard_tiers,
+    hash_password,
     lock,
     on_denied,
     prepare_update,
@@ -39,6 +42,8 @@ from users.services.core import (
 from users.services.errors import ServiceError, UserExists
 from users.services.leaves import leaves_insert
 
+# Connections whose new users get Auth0's generated name, nickname and picture.
+GENERATING_STRATEGIES = frozenset({Strategy.DATABASE, Strategy.CUSTOM})
 BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
 
 
@@ -83,10 +88,13 @@ def new_user(
     rules: metadata.Rules,
     connections: dict[str, Connection] | None = None,
 ) -> tuple[User, metadata.Update]:
-    """A user built from a create body and checked by the rules, unsaved."""
+    """A user built from a create body and checked by the rules, unsaved; its password is
+    hashed once the body is known to be acceptable (hashing is slow on purpose)."""
     guard_tiers(body, by)
     update = metadata.prepare_create(body, rules, on_denied=on_denied(by))
     connection = resolve_connection(tenant, update.connection, connections)
+    if connection.strategy == Strategy.DATABASE and not update.profile.get("email"):
+        raise ServiceError("email is required for users of a database connection.")
     now = timezone.now()
     user = User(
         tenant=tenant,
@@ -95,9 +103,12 @@ def new_user(
         created_at=now,
         updated_at=now,
     )
-    assign(user, update)
-    if connection.strategy == Strategy.DATABASE and not user.email:
-        raise ServiceError("email is required for users of a database connection.")
+    assign(user, update, hash_password(update.password))
+    if connection.strategy in GENERATING_STRATEGIES:
+        # What Auth0 generates when the body has none: name, nickname, picture (stored and
+        # audited like the rest). Social and enterprise users have them from their provider.
+        for key, value in generated_profile(user.profile(), rules.deny_list).items():
+            setattr(user, key, value)
     return user, update
 
 
@@ -129,23 +140,26 @@ def create_event(user: User, update: metadata.Update) -> audit.Entry:
     )
 
 
-@transaction.atomic
 def user_create(
     *, tenant: Tenant, body: Mapping[str, Any], by: Context, password_hash: str | None = None
 ) -> User:
     """Create a user from an API-style body (`connection`, `email`, `password`, profile,
     both tiers whole, optionally `user_id`). `password_hash` (bcrypt, from an import)
-    is stored as is, so the user keeps their password."""
+    is stored as is, so the user keeps their password.
+
+    The body is checked and its password hashed first (reading only); the checks against
+    other users and every write are then one transaction."""
     user, update = prepare_create(
         tenant, body, by, password_hash=password_hash, rules=tenant.metadata_rules()
     )
-    if User.objects.filter(tenant=tenant, user_id=user.user_id).exists():
-        raise UserExists(f"A user with the user_id {user.user_id} already exists.")
-    check_email_free(user.email, user.connection, exclude_pk=None)
-    save(user, creating=True)
-    identity_for(user).save()
-    leaves_insert([user])
-    audit.record_many(tenant=tenant, ctx=by, entries=[create_event(user, update)])
+    with transaction.atomic():
+        if User.objects.filter(tenant=tenant, user_id=user.user_id).exists():
+            raise UserExists(f"A user with the user_id {user.user_id} already exists.")
+        check_email_free(user.email, user.connection, exclude_pk=None)
+        save(user, creating=True)
+        identity_for(user).save()
+        leaves_insert([user])
+        audit.record_many(tenant=tenant, ctx=by, entries=[create_event(user, update)])
     return user
 
 
@@ -156,15 +170,22 @@ def _update_locked(
     by: Context,
     mode: metadata.MergeMode,
     expected_version: int | None,
+    password_hash: str | None = None,
 ) -> User:
     guard_tiers(body, by)
     check_version(locked, expected_version)
     update = prepare_update(locked, body, locked.tenant.metadata_rules(), mode, by)
     extra = {"mode": mode} if mode != "merge" else None
-    return apply(locked, update, by=by, action=AuditAction.USER_UPDATE, details=extra)
+    return apply(
+        locked,
+        update,
+        by=by,
+        action=AuditAction.USER_UPDATE,
+        details=extra,
+        password_hash=password_hash,
+    )
 
 
-@transaction.atomic
 def user_update(
     *,
     user: User,
@@ -176,10 +197,20 @@ def user_update(
     """Apply a PATCH-style body: root attributes replace, each tier merges at the first
     level (`mode="merge"`, SPEC.md section 4) or is replaced whole (`mode="replace"`).
 
-    A call that changes nothing writes nothing and records nothing.
+    A call that changes nothing writes nothing and records nothing. A new password is
+    hashed before the transaction opens.
     """
     guard_tiers(body, by)
-    return _update_locked(lock(user), body, by=by, mode=mode, expected_version=expected_version)
+    password_hash = hash_password(body.get("password"))
+    with transaction.atomic():
+        return _update_locked(
+            lock(user),
+            body,
+            by=by,
+            mode=mode,
+            expected_version=expected_version,
+            password_hash=password_hash,
+        )
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from users.audit import Context
 from users.bulk import insert_rows
 from users.errors import Refusal
 from users.models import AuditAction, AuditEvent, Connection, Tenant, User
-from users.services.core import Change, apply_many, guard_tiers, prepare_update
+from users.services.core import Change, apply_many, guard_tiers, hash_password, prepare_update
 from users.services.errors import ServiceError, UserExists, UserNotFound
 from users.services.leaves import leaves_insert
 from users.services.users import create_event, identity_for, new_user, prepare_create
@@ -154,7 +154,6 @@ def user_bulk_create(
 UpdateOutcome = AuditEvent | None | Refusal
 
 
-@transaction.atomic
 def users_update_each(
     *,
     tenant: Tenant,
@@ -165,7 +164,20 @@ def users_update_each(
     """`user_update` for many users of a tenant at once (a bulk edit's chunk, an import's
     upserts): each body is checked on its own, and the accepted ones are written together.
     Per item: its event, None when it changed nothing, or the refusal (that user is left as
-    it was). If an accepted email is taken, UserExists and nothing changes."""
+    it was). If an accepted email is taken, UserExists and nothing changes. New passwords
+    are hashed before the transaction opens."""
+    hashes = [hash_password(body.get("password")) for _, body in items]
+    with transaction.atomic():
+        return _update_each(tenant, items, hashes, by, mode)
+
+
+def _update_each(
+    tenant: Tenant,
+    items: Sequence[tuple[User, Mapping[str, Any]]],
+    hashes: Sequence[str | None],
+    by: Context,
+    mode: metadata.MergeMode,
+) -> list[UpdateOutcome]:
     rules = tenant.metadata_rules()
     pks = [user.pk for user, _ in items]
     locked = {
@@ -178,13 +190,14 @@ def users_update_each(
     outcomes: list[UpdateOutcome] = []
     changes: list[Change] = []
     extra = {"mode": mode} if mode != "merge" else None
-    for user, body in items:
+    for (user, body), password_hash in zip(items, hashes, strict=True):
         current = locked.get(user.pk)
         try:
             if current is None:
                 raise UserNotFound(f"The user {user.user_id} does not exist (any more).")
             guard_tiers(body, by)
-            changes.append(Change(current, prepare_update(current, body, rules, mode, by), extra))
+            update = prepare_update(current, body, rules, mode, by)
+            changes.append(Change(current, update, extra, password_hash))
             outcomes.append(None)
         except Refusal as error:
             outcomes.append(error)

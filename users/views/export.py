@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -18,6 +21,7 @@ from users.exports import export_users
 from users.forms import ExportForm
 from users.models import Membership, Role, Tenant
 from users.search import SearchError, users_matching
+from users.search.budget import budgeted, time_budget
 from users.search.query import EXACT_TOTAL_LIMIT
 from users.search.usage import keys_in_use
 
@@ -32,9 +36,15 @@ def _download(
     chunks = export_users(tenant, q=q, columns=columns, fmt=fmt, gzip=gzip)
     extension = fmt + (".gz" if gzip else "")
     content_type = (
-        "application/gzip" if gzip else ("text/csv" if fmt == "csv" else "application/x-ndjson")
+        "application/gzip"
+        if gzip
+        else ("text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson")
     )
-    response = StreamingHttpResponse(chunks, content_type=content_type)
+    # The whole download's database work runs under DOWNLOAD_TIMEOUT_MS. Its first chunk is
+    # read now, so a query that cannot finish in time is a message, not a cut-off file.
+    stream = budgeted(chunks, settings.DOWNLOAD_TIMEOUT_MS)
+    first = next(stream, b"")
+    response = StreamingHttpResponse(itertools.chain([first], stream), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="users-{tenant.slug}.{extension}"'
     return response
 
@@ -69,7 +79,9 @@ def user_export(request: AuthenticatedHttpRequest, membership: Membership) -> Ht
         data = form.cleaned_data
         options = {"q": data["q"], "columns": data["columns"], "fmt": data["format"]}
         try:
-            many = users_matching(tenant, data["q"]).values("pk")[: STREAM_LIMIT + 1].count()
+            matching = users_matching(tenant, data["q"]).values("pk")[: STREAM_LIMIT + 1]
+            with time_budget(settings.SEARCH_TIMEOUT_MS):
+                many = matching.count()
             if data["background"] or many > STREAM_LIMIT:
                 job = jobs.export_job_start(
                     tenant=tenant, staff_pk=request.user.pk, gzip=data["gzip"], **options

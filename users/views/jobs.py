@@ -20,6 +20,7 @@ from users.errors import Refusal
 from users.forms import ImportForm
 from users.imports import ImportFileError
 from users.models import AuditEvent, Job, Membership, Role
+from users.selectors import batch_events
 
 RECENT_JOBS = 50
 LISTED_FAILURES = 20  # on the job page; the download has them all
@@ -116,18 +117,28 @@ def job_resume(
     return _to_job(membership, job)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @tenant_view(Role.ADMIN)
 def batch_revert(
     request: AuthenticatedHttpRequest, membership: Membership, batch_id: str
 ) -> HttpResponse:
-    """Revert every change of an import or bulk edit, as a job; conflicts are reported."""
+    """Revert every change of an import or bulk edit, as a job; conflicts are reported. It
+    asks first: a GET, or a POST without `confirm=yes`, shows what would be reverted."""
     try:
         batch = uuid.UUID(batch_id)
     except ValueError:
         raise Http404("No such batch.") from None
-    if not AuditEvent.objects.filter(tenant=membership.tenant, batch_id=batch).exists():
+    changes = batch_events(membership.tenant, batch).count()
+    if not changes:
         raise Http404("No changes have that batch id.")
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        context = {
+            "membership": membership,
+            "tenant": membership.tenant,
+            "batch_id": batch,
+            "changes": changes,
+        }
+        return render(request, "users/batch_revert.html", context)
     job = jobs.revert_job_start(tenant=membership.tenant, staff_pk=request.user.pk, batch_id=batch)
     if request.htmx:  # the audit log posts with htmx (for its confirm): leave the page
         return HttpResponseClientRedirect(
@@ -176,7 +187,7 @@ def job_detail(
             and job.kind in (Job.Kind.IMPORT, Job.Kind.BULK_EDIT, Job.Kind.REVERT)
             and not report.get("dry_run")
             and report.get("batch_id")
-            and AuditEvent.objects.filter(tenant=job.tenant, batch_id=report["batch_id"]).exists()
+            and batch_events(job.tenant, report["batch_id"]).exists()
         ),
     }
     template = "users/job_detail.html#job-progress" if request.htmx else "users/job_detail.html"
@@ -195,4 +206,7 @@ def job_download(
         raise Http404("This job has no file (yet).")
     if jobs.expired(job):
         raise Http404("This file expired; files are kept 24 hours.")
-    return FileResponse(path.open("rb"), as_attachment=True, filename=job.file_name)
+    content_type = "text/csv; charset=utf-8" if job.file_name.endswith(".csv") else None
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=job.file_name, content_type=content_type
+    )

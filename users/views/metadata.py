@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from metadata_admin.http import AuthenticatedHttpRequest
+from metadata_admin.middleware import keeps_post_over_sign_in
 from users import audit, metadata, services
 from users.access import require_role, tenant_view, tier_role, user_for
 from users.audit import Context
@@ -49,12 +50,19 @@ def _respond(request: AuthenticatedHttpRequest, user: User, editor: dict[str, An
     return render(request, "users/metadata_edit.html", context)
 
 
+def _user_page(tenant: str, user_id: str, tier: str) -> str:
+    return reverse("users:user_detail", args=[tenant, user_id])
+
+
+@keeps_post_over_sign_in(return_to=_user_page)
 @require_POST
 @tenant_view()
 def metadata_edit(
     request: AuthenticatedHttpRequest, membership: Membership, user_id: str, tier: str
 ) -> HttpResponse:
-    """Preview or save a whole tier. A stale version saves nothing and shows both changes."""
+    """Preview or save a tier's edit (saved as the changes made, see
+    `services.user_update_tier_keys`). An edit whose save met an expired session is offered
+    back on the user's page after signing in again."""
     user = _editable(request, membership, user_id, tier)
     form = MetadataForm(request.POST, tier=tier, tenant=membership.tenant)
     if not form.is_valid():
@@ -187,7 +195,7 @@ def metadata_delete_key(
         except Refusal as refused:  # VersionConflict, KeyConflict, a missing key
             error = refused.message
     else:
-        error = " ".join(form.non_field_errors()) or "Choose a key to delete."
+        error = " ".join(str(e) for e in form.non_field_errors()) or "Choose a key to delete."
     user.refresh_from_db()
     context = editor_context(membership, user, tier, saved=error is None)
     context["error"] = error

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from metadata_admin.http import AuthenticatedHttpRequest
+from metadata_admin.middleware import PENDING_POST
 from users import audit, metadata, services
 from users.access import tenant_view, tier_role, user_for
 from users.forms import MetadataForm
@@ -97,4 +100,18 @@ def user_detail(
 ) -> HttpResponse:
     """One user: profile, identities, an editor per metadata tier, and its history."""
     user = user_for(membership, user_id)
-    return render(request, "users/user_detail.html", detail_context(membership, user))
+    context = detail_context(membership, user)
+    pending = request.session.get(PENDING_POST)
+    for index, tier in enumerate(metadata.TIERS):
+        url = unquote(
+            reverse("users:metadata_edit", args=[membership.tenant.slug, user.user_id, tier])
+        )
+        if pending and pending.get("path") == url and membership.has_role(tier_role(tier)):
+            del request.session[PENDING_POST]
+            form = MetadataForm(pending["fields"], tier=tier, tenant=membership.tenant)
+            form.is_valid()  # shows what is wrong with it, if anything
+            context["editors"][index] = {
+                **editor_context(membership, user, tier, form=form),
+                "resumed": True,
+            }
+    return render(request, "users/user_detail.html", context)

@@ -1,0 +1,11 @@
+"""The settings the test suite runs with: the project's own, with a test-only audit chain
+key when the environment gives none (the project refuses to start without one unless
+DEBUG, and a test run must not depend on a local .env)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("AUDIT_CHAIN_KEY", "tests-only-audit-chain-key-never-used-elsewhere")
+
+from metadata_admin.settings import *  # noqa: F403
