@@ -28,6 +28,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils.ipv6 import clean_ipv6_address
 
+from users.audit_display import Change as Change  # re-exported: audit.Change, audit.describe
+from users.audit_display import describe as describe
+from users.audit_display import describe_patches as describe_patches
 from users.audit_keys import UNKEYED, ChainKey, current_key, key_for
 from users.bulk import insert_rows
 from users.models import ActorKind, AuditChain, AuditEvent, Tenant
@@ -194,44 +197,6 @@ def appending_key(chain: AuditChain) -> ChainKey:
             "with manage.py audit_rekey."
         )
     return key
-
-
-@dataclass(frozen=True)
-class Change:
-    """One line of a readable diff: what was at `path` before and after."""
-
-    op: str
-    path: str
-    before: Any = None
-    after: Any = None
-
-    @property
-    def before_json(self) -> str:
-        return json.dumps(self.before, ensure_ascii=False, sort_keys=True)
-
-    @property
-    def after_json(self) -> str:
-        return json.dumps(self.after, ensure_ascii=False, sort_keys=True)
-
-
-def _dotted(pointer: str) -> str:
-    parts = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
-    return ".".join(parts)
-
-
-def describe(event: AuditEvent) -> list[Change]:
-    return describe_patches(event.forward_patch, event.inverse_patch)
-
-
-def describe_patches(forward: list[dict[str, Any]], inverse: list[dict[str, Any]]) -> list[Change]:
-    """A forward patch as readable changes, with the old values taken from its inverse."""
-    old_values = {op["path"]: op.get("value") for op in inverse if "value" in op}
-    changes = []
-    for op in forward:
-        kind = op["op"]
-        before = old_values.get(op["path"]) if kind in ("replace", "remove") else None
-        changes.append(Change(kind, _dotted(op["path"]), before, op.get("value")))
-    return changes
 
 
 # --- hashing ------------------------------------------------------------------------------
