@@ -143,5 +143,9 @@ def superuser(db: None) -> StaffAccount:
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
-    """Hashing strength is Django's concern, not these tests'; keep the suite quick."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """Hashing strength is Django's concern, not these tests'; keep the suite quick (new
+    hashes are MD5). bcrypt stays, to verify the hashes Auth0 imports bring."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.BCryptPasswordHasher",
+    ]

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
+from django.contrib.auth.hashers import check_password, identify_hasher
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -300,3 +302,16 @@ def test_a_clear_text_password_fails_its_row_and_nothing_is_hashed(tenant: Tenan
     error = report.failures[0]["errors"][0]
     assert error["path"] == "password" and "clear text" in error["message"]
     assert not User.objects.filter(email="a@x.test").exists()
+
+
+@pytest.mark.parametrize("prefix", ["$2a$", "$2b$", "$2y$"])
+def test_an_imported_bcrypt_hash_keeps_the_users_password(tenant: Tenant, prefix: str) -> None:
+    """Auth0 exports bcrypt hashes ($2a$/$2b$); the user signs in with the same password."""
+    made = bcrypt.hashpw(b"correct horse battery", bcrypt.gensalt(10)).decode()
+    given = prefix + made.removeprefix("$2b$")
+    report = import_users(tenant, [{"email": "a@x.test", "password_hash": given}])
+    assert report.inserted == 1
+    stored = User.objects.get(email="a@x.test").password
+    assert stored == f"bcrypt${given}" and identify_hasher(stored).algorithm == "bcrypt"
+    assert check_password("correct horse battery", stored)
+    assert not check_password("correct horse battery!", stored)
