@@ -22,8 +22,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 # A local .env with a fresh secret; never committed. The real environment always wins.
 .env:
-	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('AUDIT_CHAIN_KEY=' + secrets.token_urlsafe(50)); print('DEBUG=True')" > $@
-	@echo "Wrote .env with a new SECRET_KEY and AUDIT_CHAIN_KEY (DEBUG=True for local use)."
+	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('AUDIT_CHAIN_KEY=' + secrets.token_urlsafe(50)); print('SIGNING_KEYS_SECRET=' + secrets.token_urlsafe(50)); print('DEBUG=True')" > $@
+	@echo "Wrote .env with a new SECRET_KEY, AUDIT_CHAIN_KEY and SIGNING_KEYS_SECRET (DEBUG=True for local use)."
 
 run: $(VENV)/.installed-run .env
 	$(BIN)/python manage.py migrate --noinput

@@ -73,6 +73,17 @@ if not AUDIT_CHAIN_KEY:
         "Set the environment variable AUDIT_CHAIN_KEY (see .env.example): with DEBUG off the "
         "audit chain needs a key the database does not hold."
     )
+# The key that encrypts the tenants' token-signing keys at rest (users/auth/crypto.py): a
+# secret the database does not hold. Required unless DEBUG, where one is derived from
+# SECRET_KEY (fine for local use only: anyone with SECRET_KEY could then read the keys).
+SIGNING_KEYS_SECRET = env_str("SIGNING_KEYS_SECRET", "") or (
+    "derived-from-SECRET_KEY:" + SECRET_KEY if DEBUG else ""
+)
+if not SIGNING_KEYS_SECRET:
+    raise ImproperlyConfigured(
+        "Set the environment variable SIGNING_KEYS_SECRET (see .env.example): with DEBUG off "
+        "the tenants' token-signing keys need a key the database does not hold."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 

@@ -25,5 +25,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v2/", include((_public(list(api_patterns)), api_app), namespace=api_namespace)),
+    # The end-user endpoints (public): by the path form, and at the root for a tenant's domain.
+    path("tenants/<slug:slug>/", include("users.auth.urls", namespace="auth_path")),
+    path("", include("users.auth.urls", namespace="auth")),
     path("", include("users.urls")),
 ]

@@ -7,7 +7,13 @@ from typing import Any
 from django import forms
 
 from users import exports, metadata
-from users.models import AuditAction, Scope, Tenant
+from users.models import DEFAULT_GRANTS, AuditAction, GrantType, Scope, Tenant
+from users.models.applications import (
+    ID_TOKEN_LIFETIME_DEFAULT,
+    ID_TOKEN_LIFETIME_MAX,
+    ID_TOKEN_LIFETIME_MIN,
+    url_problem,
+)
 
 
 class MetadataForm(forms.Form):
@@ -212,4 +218,58 @@ class ApiClientForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Who uses it, e.g. billing-service")
     scopes = forms.MultipleChoiceField(
         choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=[Scope.READ_USERS]
+    )
+
+
+class UrlListField(forms.CharField):
+    """URLs, one a line (commas also separate them); each an absolute https URL, or http on
+    localhost/127.0.0.1."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [url for url in text.replace(",", "\n").split() if url]
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        problems = [problem for url in value if (problem := url_problem(url))]
+        if problems:
+            raise forms.ValidationError(problems)
+
+
+class ApplicationForm(forms.Form):
+    """An application's settings (Auth0's client): what the edit page changes."""
+
+    name = forms.CharField(max_length=100, help_text="What end users sign in to, e.g. web-shop")
+    callback_urls = UrlListField(
+        required=False,
+        label="Allowed callback URLs",
+        help_text="One a line: https://, or http:// only on localhost and 127.0.0.1.",
+    )
+    logout_urls = UrlListField(
+        required=False, label="Allowed logout URLs", help_text="One a line, as above."
+    )
+    grant_types = forms.MultipleChoiceField(
+        choices=GrantType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        initial=DEFAULT_GRANTS,
+        help_text="The password grants are off unless ticked: prefer the authorization code.",
+    )
+    id_token_lifetime = forms.IntegerField(
+        min_value=ID_TOKEN_LIFETIME_MIN,
+        max_value=ID_TOKEN_LIFETIME_MAX,
+        initial=ID_TOKEN_LIFETIME_DEFAULT,
+        label="ID token lifetime (seconds)",
+    )
+
+
+class NewApplicationForm(ApplicationForm):
+    public = forms.BooleanField(
+        required=False,
+        label="Public application (a single-page or native app): no client secret",
     )

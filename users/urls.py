@@ -1,6 +1,13 @@
 from django.urls import path
 
 from users.views.api_clients import api_client_revoke, api_clients
+from users.views.applications import (
+    application_delete,
+    application_detail,
+    application_rotate_secret,
+    applications,
+    signing_key_rotate,
+)
 from users.views.audit import event_revert
 from users.views.audit_log import audit_log
 from users.views.bulk_edit import bulk_edit
@@ -35,6 +42,23 @@ urlpatterns = [
         api_client_revoke,
         name="api_client_revoke",
     ),
+    path("t/<slug:tenant>/applications/", applications, name="applications"),
+    path(
+        "t/<slug:tenant>/applications/<int:app_id>/",
+        application_detail,
+        name="application_detail",
+    ),
+    path(
+        "t/<slug:tenant>/applications/<int:app_id>/rotate-secret/",
+        application_rotate_secret,
+        name="application_rotate_secret",
+    ),
+    path(
+        "t/<slug:tenant>/applications/<int:app_id>/delete/",
+        application_delete,
+        name="application_delete",
+    ),
+    path("t/<slug:tenant>/signing-keys/rotate/", signing_key_rotate, name="signing_key_rotate"),
     path("t/<slug:tenant>/users/", user_list, name="user_list"),
     path("t/<slug:tenant>/users/export/", user_export, name="user_export"),
     path("t/<slug:tenant>/users/bulk-edit/", bulk_edit, name="bulk_edit"),

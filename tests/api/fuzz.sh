@@ -10,7 +10,8 @@ PORT=${FUZZ_PORT:-8799}
 WORK=$(mktemp -d)
 # FUZZ_DATABASE_URL: an empty database to use instead (PostgreSQL finds other bugs).
 export DATABASE_URL="${FUZZ_DATABASE_URL:-sqlite:///$WORK/fuzz.sqlite3}" JOB_FILES_DIR="$WORK/jobs" DEBUG=False \
-    SECRET_KEY=fuzz-only AUDIT_CHAIN_KEY=fuzz-only-audit-chain-key ALLOWED_HOSTS=127.0.0.1 API_RATE_LIMIT_BURST=100000 \
+    SECRET_KEY=fuzz-only AUDIT_CHAIN_KEY=fuzz-only-audit-chain-key \
+    SIGNING_KEYS_SECRET=fuzz-only-signing-keys-secret ALLOWED_HOSTS=127.0.0.1 API_RATE_LIMIT_BURST=100000 \
     API_RATE_LIMIT_PER_SECOND=100000
 "$BIN/python" manage.py migrate -v0
 "$BIN/python" manage.py seed_demo --users 50 --no-staff > /dev/null

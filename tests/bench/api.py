@@ -116,6 +116,7 @@ def main() -> None:
         "DEBUG": "False",
         # The server appends to the chains this process loaded: the same key, not a default.
         "AUDIT_CHAIN_KEY": settings.AUDIT_CHAIN_KEY,
+        "SIGNING_KEYS_SECRET": settings.SIGNING_KEYS_SECRET,
         "ALLOWED_HOSTS": "127.0.0.1",
         "API_RATE_LIMIT_BURST": "10000000",
         "API_RATE_LIMIT_PER_SECOND": "10000000",

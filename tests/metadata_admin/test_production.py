@@ -31,6 +31,7 @@ PRODUCTION_ENV = {
     "DEBUG": "False",
     "SECRET_KEY": secrets.token_urlsafe(50),
     "AUDIT_CHAIN_KEY": secrets.token_urlsafe(50),
+    "SIGNING_KEYS_SECRET": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "admin.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://admin.example.com",
     "SECURE_COOKIES": "True",

@@ -8,7 +8,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from users.errors import format_path
 from users.metadata.documents import merge_tier, refuse_denied, strip_denied
 from users.metadata.errors import (
     InvalidBodyError,
@@ -228,14 +227,14 @@ def prepare_create(
 
 
 def validate_signup_metadata(doc: JSONValue, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Signup `user_metadata` (SPEC.md section 3): few properties, short names, short strings."""
+    """Sign-up `user_metadata` (Auth0's rules and texts): an object of at most 10 properties,
+    names up to 100 characters, values strings up to 500; then the key-name rules."""
     path: Path = (USER_METADATA,)
     if not isinstance(doc, dict):
-        raise InvalidBodyError("user_metadata must be an object.", path=path)
+        raise InvalidBodyError("invalid user_metadata type (expected object)", path=path)
     if len(doc) > limits.signup_max_properties:
         raise SizeLimitError(
-            f"user_metadata has {len(doc)} properties; signup allows at most "
-            f"{limits.signup_max_properties}.",
+            f"invalid user_metadata (too many properties, max {limits.signup_max_properties})",
             path=path,
         )
     for key, value in doc.items():
@@ -243,20 +242,19 @@ def validate_signup_metadata(doc: JSONValue, limits: Limits = DEFAULT_LIMITS) ->
         _check_key(key, key_path)
         if len(key) > limits.signup_max_name_length:
             raise SizeLimitError(
-                f"The property name at {format_path(key_path)} is {len(key)} characters; "
-                f"signup allows at most {limits.signup_max_name_length}.",
+                f"invalid user_metadata.{key} (property name too long, max "
+                f"{limits.signup_max_name_length})",
                 path=key_path,
             )
         if not isinstance(value, str):
             raise InvalidBodyError(
-                f"{format_path(key_path)} must be a string at signup, not {type(value).__name__}.",
-                path=key_path,
+                f"invalid user_metadata.{key} type (only strings are allowed)", path=key_path
             )
         _check_string(value, key_path, "The value")
         if len(value) > limits.signup_max_value_length:
             raise SizeLimitError(
-                f"{format_path(key_path)} is {len(value)} characters; signup allows at most "
-                f"{limits.signup_max_value_length}.",
+                f"invalid user_metadata.{key} (value too long, max "
+                f"{limits.signup_max_value_length})",
                 path=key_path,
             )
 

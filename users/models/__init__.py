@@ -4,6 +4,13 @@ Rows of `User` are written only by `users.services`; `AuditEvent` rows only by `
 """
 
 from users.models.api import ApiClient, RateBucket, Scope
+from users.models.applications import (
+    DEFAULT_GRANTS,
+    GRANT_SHORT_NAMES,
+    Application,
+    GrantType,
+    SigningKey,
+)
 from users.models.audit import ActorKind, AuditAction, AuditChain, AuditEvent, Channel
 from users.models.jobs import Job, JobActor, JobParams
 from users.models.tenants import (
@@ -19,13 +26,17 @@ from users.models.users import Identity, SearchLeaf, User, new_user_id
 
 __all__ = [
     "DATABASE_CONNECTION",
+    "DEFAULT_GRANTS",
+    "GRANT_SHORT_NAMES",
     "ActorKind",
     "ApiClient",
+    "Application",
     "AuditAction",
     "AuditChain",
     "AuditEvent",
     "Channel",
     "Connection",
+    "GrantType",
     "Identity",
     "Job",
     "JobActor",
@@ -36,6 +47,7 @@ __all__ = [
     "Role",
     "Scope",
     "SearchLeaf",
+    "SigningKey",
     "Strategy",
     "Tenant",
     "User",

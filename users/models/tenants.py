@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from users import metadata
@@ -18,8 +22,33 @@ class Plan(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
 
 
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN = re.compile(rf"^{_LABEL}(\.{_LABEL})*(:[1-9][0-9]{{0,4}})?$", re.IGNORECASE)
+
+
+def validate_domain(value: str) -> None:
+    """A host name (lower case, dot-separated labels), with an optional port: what an Auth0
+    SDK's `domain` setting holds and the Host header of its requests carries."""
+    host, _, port = value.partition(":")
+    if len(host) > 253 or not _DOMAIN.match(value) or (port and int(port) > 65535):
+        raise ValidationError(
+            f"{value!r} is not a host name such as login.example.com (lower case, no scheme "
+            "or path; a port only if the SDKs must use one).",
+            code="invalid_domain",
+        )
+
+
 class Tenant(models.Model):
     slug = models.SlugField(max_length=63, unique=True)
+    # The host the tenant's end-user endpoints answer at (users/auth/tenancy.py); empty: only
+    # the path form /tenants/<slug>/ reaches them.
+    domain = models.CharField(
+        max_length=259,
+        blank=True,
+        default="",
+        validators=[validate_domain],
+        help_text="The host name Auth0 SDKs use as their domain, e.g. login.example.com.",
+    )
     name = models.CharField(max_length=200)
     plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.FREE)
     deny_list = models.JSONField(
@@ -33,13 +62,27 @@ class Tenant(models.Model):
     app_metadata_schema = models.JSONField(null=True, blank=True)
     metadata_max_bytes = models.PositiveIntegerField(default=metadata.Limits.tier_max_bytes)
     metadata_max_depth = models.PositiveSmallIntegerField(default=metadata.Limits.max_depth)
+    # A sign-up with a taken email says so (`user_exists`) instead of Auth0's default, the
+    # generic `invalid_signup` that does not tell an attacker who has an account.
+    signup_reveals_existing_user = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=~Q(domain=""),
+                name="tenant_unique_domain",
+                violation_error_message="Another tenant already has this domain.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        self.domain = self.domain.strip().lower()
 
     @property
     def allows_app_metadata_search(self) -> bool:

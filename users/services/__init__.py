@@ -1,6 +1,6 @@
-"""Every write to tenants, memberships, API clients and users goes through here (the one
-write path). One capability per module, all re-exported, so callers write
-`from users import services` and `services.user_update(...)`:
+"""Every write to tenants, memberships, API clients, applications, signing keys and users
+goes through here (the one write path). One capability per module, all re-exported, so
+callers write `from users import services` and `services.user_update(...)`:
 
 - `errors`: the write path's refusals (`ServiceError` and its kinds), each a `Refusal`.
 - `core`: the steps every user write shares (lock, version check, tier rule, assign, save,
@@ -8,9 +8,12 @@ write path). One capability per module, all re-exported, so callers write
 - `leaves`: the search leaves derived from a user's metadata, kept in step with it.
 - `tenants`: tenants, their settings and plan, staff memberships.
 - `api_clients`: Management API clients and their tokens.
+- `applications`: applications end users sign in to (Auth0's clients) and their secrets.
+- `signing_keys`: the tenants' token-signing keys (the current one, rotation).
 - `users`: writes to one user (create, update, remove a key, block, delete).
 - `users_many`: the same for many users at once (imports, bulk edits, seeding).
 - `tier_keys`: an operator's edit of a tier saved as their changes, key by key.
+- `sign_ins`: a successful sign-in's bookkeeping (and a stronger hash of an old one).
 - `revert`: undo one recorded change.
 
 Every call runs in one transaction; a refused call changes nothing and records nothing.
@@ -24,6 +27,15 @@ from users.services.api_clients import (
     api_client_revoke,
     api_token_hash,
 )
+from users.services.applications import (
+    APPLICATION_SETTINGS,
+    application_check_secret,
+    application_create,
+    application_delete,
+    application_rotate_secret,
+    application_secret_hash,
+    application_update,
+)
 from users.services.core import END_USER_CHANNELS, STRIPPING_CHANNELS
 from users.services.errors import (
     NotWritable,
@@ -34,6 +46,12 @@ from users.services.errors import (
     VersionConflict,
 )
 from users.services.revert import REVERTIBLE_ACTIONS, audit_revert
+from users.services.sign_ins import user_record_sign_in, user_store_rehashed_password
+from users.services.signing_keys import (
+    signing_key_current,
+    signing_key_rotate,
+    signing_keys_published,
+)
 from users.services.tenants import (
     TENANT_SETTINGS,
     membership_set,
@@ -62,6 +80,7 @@ from users.services.users_many import (
 
 __all__ = [
     "API_TOKEN_PREFIX",
+    "APPLICATION_SETTINGS",
     "BCRYPT_HASH",
     "END_USER_CHANNELS",
     "REVERTIBLE_ACTIONS",
@@ -81,8 +100,17 @@ __all__ = [
     "api_client_create",
     "api_client_revoke",
     "api_token_hash",
+    "application_check_secret",
+    "application_create",
+    "application_delete",
+    "application_rotate_secret",
+    "application_secret_hash",
+    "application_update",
     "audit_revert",
     "membership_set",
+    "signing_key_current",
+    "signing_key_rotate",
+    "signing_keys_published",
     "tenant_create",
     "tenant_set_plan",
     "tenant_update",
@@ -90,7 +118,9 @@ __all__ = [
     "user_create",
     "user_delete",
     "user_delete_metadata_key",
+    "user_record_sign_in",
     "user_set_blocked",
+    "user_store_rehashed_password",
     "user_update",
     "user_update_tier_keys",
     "users_create_prepared",

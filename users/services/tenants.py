@@ -23,9 +23,11 @@ from users.models import (
 
 
 @transaction.atomic
-def tenant_create(*, slug: str, name: str = "", plan: str = "free", by: Context) -> Tenant:
+def tenant_create(
+    *, slug: str, name: str = "", plan: str = "free", domain: str = "", by: Context
+) -> Tenant:
     """A tenant with its database connection and an empty audit chain."""
-    tenant = Tenant(slug=slug, name=name or slug, plan=plan)
+    tenant = Tenant(slug=slug, name=name or slug, plan=plan, domain=domain)
     tenant.full_clean()
     tenant.save()
     Connection.objects.create(tenant=tenant, name=DATABASE_CONNECTION, strategy=Strategy.DATABASE)
@@ -35,7 +37,12 @@ def tenant_create(*, slug: str, name: str = "", plan: str = "free", by: Context)
         ctx=by,
         action=AuditAction.TENANT_CREATE,
         before={},
-        after={"slug": tenant.slug, "name": tenant.name, "plan": tenant.plan},
+        after={
+            "slug": tenant.slug,
+            "name": tenant.name,
+            "plan": tenant.plan,
+            **({"domain": tenant.domain} if tenant.domain else {}),
+        },
     )
     return tenant
 
@@ -43,12 +50,14 @@ def tenant_create(*, slug: str, name: str = "", plan: str = "free", by: Context)
 TENANT_SETTINGS = (
     "name",
     "plan",
+    "domain",
     "deny_list",
     "signup_fields",
     "user_metadata_schema",
     "app_metadata_schema",
     "metadata_max_bytes",
     "metadata_max_depth",
+    "signup_reveals_existing_user",
 )
 
 

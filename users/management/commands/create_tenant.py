@@ -17,6 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("slug", help="Short unique name, e.g. acme")
         parser.add_argument("--plan", required=True, choices=Plan.values)
         parser.add_argument("--name", default="", help="Display name (defaults to the slug)")
+        parser.add_argument(
+            "--domain",
+            default="",
+            help="The host name Auth0 SDKs reach the tenant at, e.g. login.acme.com "
+            "(docs/authentication.md); without it, HOST/tenants/SLUG",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         slug: str = options["slug"]
@@ -24,7 +30,11 @@ class Command(BaseCommand):
             raise CommandError(f"A tenant {slug!r} already exists.")
         try:
             tenant = services.tenant_create(
-                slug=slug, name=options["name"], plan=options["plan"], by=cli_context()
+                slug=slug,
+                name=options["name"],
+                plan=options["plan"],
+                domain=options["domain"],
+                by=cli_context(),
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None

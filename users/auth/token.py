@@ -1,0 +1,215 @@
+"""`POST /oauth/token` for Auth0's password grants: `password-realm` (the realm is a database
+connection's name) and `password` (the tenant's database connection).
+
+Bodies come form-encoded (node-auth0) or as JSON where `null` means absent (auth0-python).
+Errors are OAuth's `{error, error_description}`, with Auth0's statuses: wrong credentials are
+403 `invalid_grant` "Wrong email or password."; a grant the application may not use is 403
+`unauthorized_client`; a blocked user 401 `unauthorized`; a missing parameter 400
+`invalid_request`; an unknown grant 400 `unsupported_grant_type`; a bad client 401
+`invalid_client`. The password is checked before any transaction opens.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.hashers import check_password, make_password
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from users import metadata, services
+from users.auth import keys
+from users.auth.tenancy import auth_tenant, issuer
+from users.models import (
+    DATABASE_CONNECTION,
+    Application,
+    Connection,
+    Strategy,
+    Tenant,
+    User,
+)
+
+PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
+PASSWORD = "password"
+ACCESS_TOKEN_LIFETIME = 86_400  # seconds, Auth0's default for an API
+OIDC_SCOPES = ("openid", "profile", "email")
+# What an end user's token may carry for the Management API: their own profile only.
+CURRENT_USER_SCOPES = (
+    "read:current_user",
+    "update:current_user_metadata",
+    "create:current_user_metadata",
+    "delete:current_user_metadata",
+)
+PROFILE_CLAIMS = ("name", "nickname", "picture", "given_name", "family_name")
+
+
+class TokenRefused(Exception):
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.body = {"error": error, "error_description": description}
+
+
+def _params(request: HttpRequest) -> dict[str, str]:
+    """The body's parameters, form-encoded or JSON (`null` is absent)."""
+    if request.content_type == "application/json":
+        try:
+            body = metadata.parse_json(request.body or b"")
+        except metadata.MetadataError as error:
+            raise TokenRefused(400, "invalid_request", error.message) from None
+        if not isinstance(body, dict):
+            raise TokenRefused(400, "invalid_request", "The body must be a JSON object.")
+        return {key: str(value) for key, value in body.items() if value is not None}
+    return {key: request.POST[key] for key in request.POST}
+
+
+def _required(params: dict[str, str], name: str) -> str:
+    value = params.get(name, "")
+    if not value:
+        raise TokenRefused(400, "invalid_request", f"Missing required parameter: {name}")
+    return value
+
+
+def _client(tenant: Tenant, params: dict[str, str]) -> Application:
+    client_id = _required(params, "client_id")
+    application = Application.objects.filter(tenant=tenant, client_id=client_id).first()
+    if application is None:
+        raise TokenRefused(401, "invalid_client", "Unknown client.")
+    if not application.is_public:
+        secret = params.get("client_secret", "")
+        if not secret or not services.application_check_secret(application, secret):
+            raise TokenRefused(401, "invalid_client", "Client authentication failed.")
+    return application
+
+
+def _connection(tenant: Tenant, grant: str, params: dict[str, str]) -> Connection:
+    name = _required(params, "realm") if grant == PASSWORD_REALM else DATABASE_CONNECTION
+    connection = Connection.objects.filter(tenant=tenant, name=name).first()
+    if connection is None or connection.strategy != Strategy.DATABASE:
+        raise TokenRefused(400, "invalid_request", f"{name!r} is not a database connection.")
+    return connection
+
+
+def _signed_in_user(connection: Connection, username: str, password: str) -> User:
+    """The user whose password this is; 403 invalid_grant otherwise (a missing user costs a
+    hash too, so the answer's timing does not tell who has an account)."""
+    user = (
+        User.objects.filter(connection=connection, email__lower=username.lower()).first()
+        or User.objects.filter(connection=connection, username=username).first()
+    )
+    if user is None or not user.password:
+        make_password(password)
+        raise TokenRefused(403, "invalid_grant", "Wrong email or password.")
+    stored = user.password
+
+    def upgrade(raw: str) -> None:  # a bcrypt hash from an import: store a PBKDF2 one
+        services.user_store_rehashed_password(
+            user=user, old_hash=stored, new_hash=make_password(raw)
+        )
+
+    if not check_password(password, stored, setter=upgrade):
+        raise TokenRefused(403, "invalid_grant", "Wrong email or password.")
+    if user.blocked:
+        raise TokenRefused(401, "unauthorized", "user is blocked")
+    return user
+
+
+def _scopes(params: dict[str, str], audience: str, api_audience: str) -> list[str]:
+    wanted = params.get("scope", "openid").split()
+    allowed = OIDC_SCOPES + (CURRENT_USER_SCOPES if audience == api_audience else ())
+    return [scope for scope in dict.fromkeys(wanted) if scope in allowed]
+
+
+def _id_token(
+    tenant: Tenant,
+    user: User,
+    application: Application,
+    *,
+    iss: str,
+    scopes: list[str],
+    now: int,
+    params: dict[str, str],
+) -> str:
+    claims: dict[str, Any] = {
+        "iss": iss,
+        "sub": user.user_id,
+        "aud": application.client_id,
+        "iat": now,
+        "exp": now + application.id_token_lifetime,
+        "auth_time": now,
+        "sid": secrets.token_urlsafe(16),
+    }
+    if params.get("nonce"):
+        claims["nonce"] = params["nonce"]
+    if "profile" in scopes:
+        claims.update({name: getattr(user, name) for name in PROFILE_CLAIMS if getattr(user, name)})
+        claims["updated_at"] = user.updated_at.isoformat()
+    if "email" in scopes:
+        claims.update({"email": user.email, "email_verified": user.email_verified})
+    return keys.sign(tenant, claims)
+
+
+def issue_tokens(request: HttpRequest, tenant: Tenant) -> dict[str, Any]:
+    params = _params(request)
+    grant = _required(params, "grant_type")
+    if grant not in (PASSWORD_REALM, PASSWORD):
+        raise TokenRefused(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+    application = _client(tenant, params)
+    if grant not in application.grant_types:
+        raise TokenRefused(
+            403, "unauthorized_client", f"Grant type '{grant}' not allowed for the client."
+        )
+    connection = _connection(tenant, grant, params)
+    username, password = _required(params, "username"), _required(params, "password")
+    user = _signed_in_user(connection, username, password)
+    iss = issuer(tenant, request)
+    api_audience = f"{iss}api/v2/"
+    audience = params.get("audience", api_audience)
+    if audience != api_audience:
+        raise TokenRefused(403, "access_denied", f"Service not found: {audience}")
+    scopes = _scopes(params, audience, api_audience)
+    now = int(time.time())
+    access = keys.sign(
+        tenant,
+        {
+            "iss": iss,
+            "sub": user.user_id,
+            "aud": [api_audience, f"{iss}userinfo"],
+            "iat": now,
+            "exp": now + ACCESS_TOKEN_LIFETIME,
+            "azp": application.client_id,
+            "scope": " ".join(scopes),
+        },
+    )
+    answer: dict[str, Any] = {
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_LIFETIME,
+        "scope": " ".join(scopes),
+    }
+    if "openid" in scopes:
+        answer["id_token"] = _id_token(
+            tenant, user, application, iss=iss, scopes=scopes, now=now, params=params
+        )
+    # A confidential client's server may say whose address it signs in for.
+    forwarded = None if application.is_public else request.headers.get("auth0-forwarded-for")
+    services.user_record_sign_in(user=user, ip=forwarded or request.META.get("REMOTE_ADDR"))
+    return answer
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def token(request: HttpRequest, slug: str | None = None) -> JsonResponse:
+    """The endpoint; `slug` is the path form's tenant."""
+    try:
+        answer = issue_tokens(request, auth_tenant(request, slug))
+    except TokenRefused as refused:
+        return JsonResponse(refused.body, status=refused.status)
+    response = JsonResponse(answer)
+    response["Pragma"] = "no-cache"
+    return response
