@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run serve test lint format clean bench-search bench-seed bench-console bench-export bench-import bench-api screenshots fuzz-api
+.PHONY: run serve test lint format clean bench-search bench-seed bench-console bench-export bench-import bench-api bench-auth screenshots fuzz-api
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/metadata_bench
 BENCH_USERS ?= 1000000
@@ -82,6 +82,12 @@ bench-import: $(VENV)/.installed-dev .env
 bench-api: $(VENV)/.installed-dev .env
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.api
+
+# Password sign-ins/s through POST /oauth/token (gunicorn, 4 workers, 16 clients) beside
+# those users, and the password hash alone as the floor.
+bench-auth: $(VENV)/.installed-dev .env
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m tests.bench.auth
 
 # Seeds 100,000 demo users into a fresh SQLite database and prints how long it took.
 bench-seed: $(VENV)/.installed-dev .env

@@ -266,6 +266,11 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# End-user sign-ins (docs/authentication.md): the login log is kept this many days
+# (`manage.py sign_ins_prune`), and a brute-force lock on a user and an IP lasts this long.
+LOGIN_LOG_DAYS = env_int("LOGIN_LOG_DAYS", 90)
+BRUTE_FORCE_LOCK_MINUTES = env_int("BRUTE_FORCE_LOCK_MINUTES", 60)
+
 # Background jobs (exports) run on `manage.py jobs_worker`; a Redis/Celery backend is a
 # settings change. Their files live in JOB_FILES_DIR.
 TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}

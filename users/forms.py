@@ -106,6 +106,34 @@ class AuditFilterForm(forms.Form):
         return cleaned
 
 
+class SignInFilterForm(forms.Form):
+    """Filters of the tenant's login log; every field optional."""
+
+    outcome = forms.ChoiceField(required=False, label="Outcome")
+    user = forms.CharField(required=False, max_length=320, label="User (email or user_id)")
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from users.models import SignInOutcome
+
+        super().__init__(*args, **kwargs)
+        outcome = self.fields["outcome"]
+        assert isinstance(outcome, forms.ChoiceField)
+        outcome.choices = [("", "Any outcome"), *SignInOutcome.choices]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError("“From” must be on or before “To”.")
+        return cleaned
+
+
 class BulkEditForm(forms.Form):
     """Set or remove one first-level key of a tier on every user a query matches."""
 

@@ -25,6 +25,7 @@ from users.views.jobs import (
     job_resume,
 )
 from users.views.metadata import metadata_delete_key, metadata_edit
+from users.views.sign_ins import sign_ins, user_unblock_sign_ins
 from users.views.user_actions import user_block, user_delete
 from users.views.user_detail import user_detail
 from users.views.user_list import user_list
@@ -76,6 +77,12 @@ urlpatterns = [
     ),
     path("t/<slug:tenant>/users/<str:user_id>/block/", user_block, name="user_block"),
     path("t/<slug:tenant>/users/<str:user_id>/delete/", user_delete, name="user_delete"),
+    path(
+        "t/<slug:tenant>/users/<str:user_id>/unblock-sign-ins/",
+        user_unblock_sign_ins,
+        name="user_unblock_sign_ins",
+    ),
+    path("t/<slug:tenant>/sign-ins/", sign_ins, name="sign_ins"),
     path("t/<slug:tenant>/jobs/export/", export_start, name="export_start"),
     path("t/<slug:tenant>/jobs/", job_list, name="job_list"),
     path("t/<slug:tenant>/jobs/<int:job_id>/", job_detail, name="job_detail"),

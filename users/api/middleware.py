@@ -4,6 +4,7 @@ bodies over the size limit before anything reads them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -15,6 +16,12 @@ from users.api.errors import error_response
 from users.database import is_busy
 
 API_PREFIX = "/api/"
+# The same API by the path form of a tenant (metadata_admin/urls.py).
+TENANT_API_PREFIX = re.compile(r"/tenants/[-a-zA-Z0-9_]+/api/")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX) or TENANT_API_PREFIX.match(path) is not None
 
 
 class ApiMiddleware:
@@ -22,7 +29,7 @@ class ApiMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(API_PREFIX):
+        if not is_api_path(request.path):
             return self.get_response(request)
         limit = settings.API_MAX_BODY_BYTES
         if request.content_type == "multipart/form-data":

@@ -9,7 +9,8 @@ from ninja.responses import Status
 from pydantic import BaseModel
 
 from users import metadata, services
-from users.api.auth import ApiRequest, api_context, require_scope
+from users.api import self_service
+from users.api.auth import ApiRequest, ClientToken, api_context, require_scope
 from users.api.errors import ApiError
 from users.api.schemas import (
     ErrorOut,
@@ -20,6 +21,7 @@ from users.api.schemas import (
     body_of,
     users_out,
 )
+from users.api.self_service import EndUser
 from users.models import Scope, Tenant, User
 from users.search import search_users
 from users.search.query import OUTPUT_FIELDS, selected_fields
@@ -29,6 +31,8 @@ router = Router(tags=["users"])
 ERRORS: dict[int, type[BaseModel]] = dict.fromkeys(
     (400, 401, 403, 404, 409, 412, 413, 429, 503), ErrorOut
 )
+# GET and PATCH /users/{id} also take an end user's own access token (self-service).
+CLIENT_OR_END_USER = ClientToken(end_users=True)
 
 
 class ListParams(Schema):
@@ -115,18 +119,29 @@ def create_user(request: ApiRequest, payload: UserCreate) -> Any:
     return Status(201, users_out([user.pk], OUTPUT_FIELDS)[0])
 
 
-@router.get("/users/{id}", response={200: UserOut, **ERRORS}, exclude_unset=True)
+@router.get(
+    "/users/{id}", response={200: UserOut, **ERRORS}, exclude_unset=True, auth=CLIENT_OR_END_USER
+)
 def get_user(
     request: ApiRequest, id: str, fields: str | None = None, include_fields: bool = True
 ) -> Any:
-    client = require_scope(request, Scope.READ_USERS)
-    user = _user(client.tenant, id)
+    """With an end user's token (read:current_user): their own user only."""
+    who = request.auth
+    tenant = (
+        who.tenant if isinstance(who, EndUser) else require_scope(request, Scope.READ_USERS).tenant
+    )
+    user = _user(tenant, id)
     request.response_etag = _etag(user)  # type: ignore[attr-defined]
     return users_out([user.pk], _fields(fields, include_fields))[0]
 
 
-@router.patch("/users/{id}", response={200: UserOut, **ERRORS}, exclude_unset=True)
+@router.patch(
+    "/users/{id}", response={200: UserOut, **ERRORS}, exclude_unset=True, auth=CLIENT_OR_END_USER
+)
 def update_user(request: ApiRequest, id: str, payload: UserUpdate) -> Any:
+    """With an end user's token (update:current_user_metadata): their own user_metadata only."""
+    if isinstance(request.auth, EndUser):
+        return _update_own_metadata(request, request.auth, id, body_of(payload))
     client = require_scope(request, Scope.UPDATE_USERS, Scope.UPDATE_USERS_APP_METADATA)
     body = body_of(payload)
     body.pop("verify_email", None)
@@ -140,6 +155,29 @@ def update_user(request: ApiRequest, id: str, payload: UserUpdate) -> Any:
     expected = _expected_version(request, user)
     updated = services.user_update(
         user=user, body=body, by=api_context(request), expected_version=expected
+    )
+    request.response_etag = _etag(updated)  # type: ignore[attr-defined]
+    return users_out([updated.pk], OUTPUT_FIELDS)[0]
+
+
+def _update_own_metadata(request: ApiRequest, end_user: EndUser, id: str, body: Any) -> Any:
+    """An end user's PATCH of their own user_metadata (the token's checks, authorize, ran
+    before the body was read): create/delete scopes by what the change adds or removes, then
+    the write path as the end user on channel `profile` (which refuses app_metadata again).
+    Without If-Match the version the scopes were checked against is expected, so a change
+    made meanwhile is a 412, not a key added without create:current_user_metadata."""
+    if set(body) - self_service.WRITABLE:  # authorize refused these already
+        raise self_service.insufficient_scope("update:users", "update:users_app_metadata")
+    user = _user(end_user.tenant, id)
+    expected = _expected_version(request, user)
+    self_service.check_metadata_change(
+        end_user, user.user_metadata, body.get(metadata.USER_METADATA, {})
+    )
+    updated = services.user_update(
+        user=user,
+        body=body,
+        by=self_service.context(request, user),
+        expected_version=user.version if expected is None else expected,
     )
     request.response_etag = _etag(updated)  # type: ignore[attr-defined]
     return users_out([updated.pk], OUTPUT_FIELDS)[0]

@@ -6,7 +6,12 @@ Errors are OAuth's `{error, error_description}`, with Auth0's statuses: wrong cr
 403 `invalid_grant` "Wrong email or password."; a grant the application may not use is 403
 `unauthorized_client`; a blocked user 401 `unauthorized`; a missing parameter 400
 `invalid_request`; an unknown grant 400 `unsupported_grant_type`; a bad client 401
-`invalid_client`. The password is checked before any transaction opens.
+`invalid_client`; too many consecutive failures of one user from one IP 429
+`too_many_attempts` (checked before the password is hashed). The password is checked before
+any transaction opens.
+
+Every attempt that names a username is written to the login log (`SignIn`), whatever its
+outcome; a malformed request (a missing parameter, an unknown grant or realm) is not.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from users.models import (
     DATABASE_CONNECTION,
     Application,
     Connection,
+    SignInOutcome,
     Strategy,
     Tenant,
     User,
@@ -45,6 +51,8 @@ CURRENT_USER_SCOPES = (
     "delete:current_user_metadata",
 )
 PROFILE_CLAIMS = ("name", "nickname", "picture", "given_name", "family_name")
+# Auth0's text; Auth0 goes on to say it e-mailed an unblock link, which this server does not.
+TOO_MANY_ATTEMPTS = "Your account has been blocked after multiple consecutive login attempts."
 
 
 class TokenRefused(Exception):
@@ -94,26 +102,73 @@ def _connection(tenant: Tenant, grant: str, params: dict[str, str]) -> Connectio
     return connection
 
 
-def _signed_in_user(connection: Connection, username: str, password: str) -> User:
-    """The user whose password this is; 403 invalid_grant otherwise (a missing user costs a
-    hash too, so the answer's timing does not tell who has an account)."""
-    user = (
+def _find_user(connection: Connection, username: str) -> User | None:
+    """The connection's user whose email (any case) or username this is."""
+    return (
         User.objects.filter(connection=connection, email__lower=username.lower()).first()
         or User.objects.filter(connection=connection, username=username).first()
     )
+
+
+def _check_password(user: User | None, password: str) -> User:
+    """`user`, if this is their password; 403 invalid_grant otherwise (a missing user costs a
+    hash too, so the answer's timing does not tell who has an account)."""
     if user is None or not user.password:
         make_password(password)
         raise TokenRefused(403, "invalid_grant", "Wrong email or password.")
     stored = user.password
+    found = user
 
     def upgrade(raw: str) -> None:  # a bcrypt hash from an import: store a PBKDF2 one
         services.user_store_rehashed_password(
-            user=user, old_hash=stored, new_hash=make_password(raw)
+            user=found, old_hash=stored, new_hash=make_password(raw)
         )
 
     if not check_password(password, stored, setter=upgrade):
         raise TokenRefused(403, "invalid_grant", "Wrong email or password.")
+    return user
+
+
+class _Attempt:
+    """What the login log records of this request, once it names a username."""
+
+    def __init__(self, tenant: Tenant, params: dict[str, str], ip: str | None) -> None:
+        self.tenant = tenant
+        self.username = params.get("username", "")
+        self.client_id = params.get("client_id", "")
+        self.ip = ip
+        self.connection = ""
+
+    def log(self, outcome: SignInOutcome, user: User | None = None) -> None:
+        if self.username or user is not None:
+            services.sign_in_log(
+                tenant=self.tenant,
+                outcome=outcome,
+                username=self.username,
+                user=user,
+                ip=self.ip,
+                client_id=self.client_id,
+                connection=self.connection,
+            )
+
+
+def _signed_in_user(attempt: _Attempt, connection: Connection, password: str) -> User:
+    """The user whose password this is, unless they are locked out from this IP (429, checked
+    before hashing), the password is wrong (403), or they are blocked (401). Logged."""
+    user = _find_user(connection, attempt.username)
+    subject = services.failure_subject(user, attempt.username)
+    if services.sign_in_locked(connection=connection, subject=subject, ip=attempt.ip):
+        attempt.log(SignInOutcome.TOO_MANY_ATTEMPTS, user)
+        raise TokenRefused(429, "too_many_attempts", TOO_MANY_ATTEMPTS)
+    try:
+        user = _check_password(user, password)
+    except TokenRefused:
+        services.sign_in_failed(connection=connection, subject=subject, user=user, ip=attempt.ip)
+        failed = SignInOutcome.UNKNOWN_USER if user is None else SignInOutcome.WRONG_PASSWORD
+        attempt.log(failed, user)
+        raise
     if user.blocked:
+        attempt.log(SignInOutcome.BLOCKED, user)
         raise TokenRefused(401, "unauthorized", "user is blocked")
     return user
 
@@ -122,6 +177,19 @@ def _scopes(params: dict[str, str], audience: str, api_audience: str) -> list[st
     wanted = params.get("scope", "openid").split()
     allowed = OIDC_SCOPES + (CURRENT_USER_SCOPES if audience == api_audience else ())
     return [scope for scope in dict.fromkeys(wanted) if scope in allowed]
+
+
+def oidc_claims(user: User, scopes: list[str]) -> dict[str, Any]:
+    """The profile and email claims of `scopes`, from `user` as they are now (the ID token
+    and /userinfo): with `profile` the profile fields that are set and `updated_at`; with
+    `email` `email` and `email_verified`."""
+    claims: dict[str, Any] = {}
+    if "profile" in scopes:
+        claims.update({name: getattr(user, name) for name in PROFILE_CLAIMS if getattr(user, name)})
+        claims["updated_at"] = user.updated_at.isoformat()
+    if "email" in scopes:
+        claims.update({"email": user.email, "email_verified": user.email_verified})
+    return claims
 
 
 def _id_token(
@@ -145,12 +213,17 @@ def _id_token(
     }
     if params.get("nonce"):
         claims["nonce"] = params["nonce"]
-    if "profile" in scopes:
-        claims.update({name: getattr(user, name) for name in PROFILE_CLAIMS if getattr(user, name)})
-        claims["updated_at"] = user.updated_at.isoformat()
-    if "email" in scopes:
-        claims.update({"email": user.email, "email_verified": user.email_verified})
+    claims.update(oidc_claims(user, scopes))
     return keys.sign(tenant, claims)
+
+
+def _client_ip(request: HttpRequest, application: Application | None) -> str | None:
+    """The end user's address: a confidential client's server may say whose address it signs
+    in for (`auth0-forwarded-for`); otherwise the peer's."""
+    forwarded = None
+    if application is not None and not application.is_public:
+        forwarded = services.client_ip(request.headers.get("auth0-forwarded-for"))
+    return forwarded or request.META.get("REMOTE_ADDR")
 
 
 def issue_tokens(request: HttpRequest, tenant: Tenant) -> dict[str, Any]:
@@ -158,18 +231,28 @@ def issue_tokens(request: HttpRequest, tenant: Tenant) -> dict[str, Any]:
     grant = _required(params, "grant_type")
     if grant not in (PASSWORD_REALM, PASSWORD):
         raise TokenRefused(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
-    application = _client(tenant, params)
+    attempt = _Attempt(tenant, params, _client_ip(request, None))
+    try:
+        application = _client(tenant, params)
+    except TokenRefused as refused:
+        if refused.body["error"] == "invalid_client":
+            attempt.log(SignInOutcome.INVALID_CLIENT)
+        raise
+    attempt.ip = _client_ip(request, application)
     if grant not in application.grant_types:
+        attempt.log(SignInOutcome.GRANT_NOT_ALLOWED)
         raise TokenRefused(
             403, "unauthorized_client", f"Grant type '{grant}' not allowed for the client."
         )
     connection = _connection(tenant, grant, params)
-    username, password = _required(params, "username"), _required(params, "password")
-    user = _signed_in_user(connection, username, password)
+    attempt.connection = connection.name
+    _required(params, "username")
+    user = _signed_in_user(attempt, connection, _required(params, "password"))
     iss = issuer(tenant, request)
     api_audience = f"{iss}api/v2/"
     audience = params.get("audience", api_audience)
     if audience != api_audience:
+        attempt.log(SignInOutcome.ACCESS_DENIED, user)
         raise TokenRefused(403, "access_denied", f"Service not found: {audience}")
     scopes = _scopes(params, audience, api_audience)
     now = int(time.time())
@@ -195,9 +278,10 @@ def issue_tokens(request: HttpRequest, tenant: Tenant) -> dict[str, Any]:
         answer["id_token"] = _id_token(
             tenant, user, application, iss=iss, scopes=scopes, now=now, params=params
         )
-    # A confidential client's server may say whose address it signs in for.
-    forwarded = None if application.is_public else request.headers.get("auth0-forwarded-for")
-    services.user_record_sign_in(user=user, ip=forwarded or request.META.get("REMOTE_ADDR"))
+    subject = services.failure_subject(user, attempt.username)
+    services.sign_in_succeeded(connection=connection, subject=subject, ip=attempt.ip)
+    services.user_record_sign_in(user=user, ip=attempt.ip)
+    attempt.log(SignInOutcome.SUCCESS, user)
     return answer
 
 

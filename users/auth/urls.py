@@ -4,13 +4,14 @@ collides with the console's own URLs (/, /t/, /switch/, /admin/, /accounts/, /ap
 
 from django.urls import path
 
-from users.auth import signup, token, views
+from users.auth import signup, token, userinfo, views
 
 app_name = "auth"
 
 urlpatterns = [
     path("dbconnections/signup", signup.signup, name="signup"),
     path("oauth/token", token.token, name="token"),
+    path("userinfo", userinfo.userinfo, name="userinfo"),
     path(".well-known/jwks.json", views.jwks, name="jwks"),
     path(
         ".well-known/openid-configuration",

@@ -13,6 +13,7 @@ from users.models.applications import (
 )
 from users.models.audit import ActorKind, AuditAction, AuditChain, AuditEvent, Channel
 from users.models.jobs import Job, JobActor, JobParams
+from users.models.sign_ins import SignIn, SignInFailures, SignInOutcome
 from users.models.tenants import (
     DATABASE_CONNECTION,
     Connection,
@@ -47,6 +48,9 @@ __all__ = [
     "Role",
     "Scope",
     "SearchLeaf",
+    "SignIn",
+    "SignInFailures",
+    "SignInOutcome",
     "SigningKey",
     "Strategy",
     "Tenant",

@@ -66,6 +66,7 @@ class AuditAction(models.TextChoices):
     USER_BLOCK = "user.block"
     USER_UNBLOCK = "user.unblock"
     USER_DELETE = "user.delete"
+    USER_UNBLOCK_SIGN_INS = "user.unblock_sign_ins"
     USER_REVERT = "user.revert"
     AUDIT_REKEY = "audit.rekey"
 

@@ -13,7 +13,8 @@ callers write `from users import services` and `services.user_update(...)`:
 - `users`: writes to one user (create, update, remove a key, block, delete).
 - `users_many`: the same for many users at once (imports, bulk edits, seeding).
 - `tier_keys`: an operator's edit of a tier saved as their changes, key by key.
-- `sign_ins`: a successful sign-in's bookkeeping (and a stronger hash of an old one).
+- `sign_ins`: a sign-in's bookkeeping (and a stronger hash of an old one), the login log,
+  brute-force counters and locks.
 - `revert`: undo one recorded change.
 
 Every call runs in one transaction; a refused call changes nothing and records nothing.
@@ -46,7 +47,20 @@ from users.services.errors import (
     VersionConflict,
 )
 from users.services.revert import REVERTIBLE_ACTIONS, audit_revert
-from users.services.sign_ins import user_record_sign_in, user_store_rehashed_password
+from users.services.sign_ins import (
+    BruteForcePolicy,
+    client_ip,
+    failure_subject,
+    sign_in_failed,
+    sign_in_locked,
+    sign_in_log,
+    sign_in_succeeded,
+    sign_ins_prune,
+    user_record_sign_in,
+    user_sign_in_locks,
+    user_store_rehashed_password,
+    user_unblock_sign_ins,
+)
 from users.services.signing_keys import (
     signing_key_current,
     signing_key_rotate,
@@ -87,6 +101,7 @@ __all__ = [
     "STRIPPING_CHANNELS",
     "SYSTEM_FIELDS",
     "TENANT_SETTINGS",
+    "BruteForcePolicy",
     "KeyClash",
     "KeyConflict",
     "NewUser",
@@ -107,7 +122,14 @@ __all__ = [
     "application_secret_hash",
     "application_update",
     "audit_revert",
+    "client_ip",
+    "failure_subject",
     "membership_set",
+    "sign_in_failed",
+    "sign_in_locked",
+    "sign_in_log",
+    "sign_in_succeeded",
+    "sign_ins_prune",
     "signing_key_current",
     "signing_key_rotate",
     "signing_keys_published",
@@ -120,7 +142,9 @@ __all__ = [
     "user_delete_metadata_key",
     "user_record_sign_in",
     "user_set_blocked",
+    "user_sign_in_locks",
     "user_store_rehashed_password",
+    "user_unblock_sign_ins",
     "user_update",
     "user_update_tier_keys",
     "users_create_prepared",

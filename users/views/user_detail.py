@@ -14,7 +14,8 @@ from metadata_admin.middleware import PENDING_POST
 from users import audit, metadata, services
 from users.access import tenant_view, tier_role, user_for
 from users.forms import MetadataForm
-from users.models import AuditEvent, Membership, Role, User
+from users.models import AuditEvent, Membership, Role, SignIn, User
+from users.views.sign_ins import USER_PAGE_LENGTH
 
 HISTORY_LENGTH = 50
 
@@ -90,6 +91,8 @@ def detail_context(membership: Membership, user: User) -> dict[str, Any]:
         "history": [(event, audit.describe(event)) for event in history],
         "can_revert": membership.has_role(Role.ADMIN),
         "revertible": services.REVERTIBLE_ACTIONS,
+        "sign_ins": SignIn.objects.filter(user=user).order_by("-id")[:USER_PAGE_LENGTH],
+        "sign_in_locks": services.user_sign_in_locks(user),
     }
 
 
