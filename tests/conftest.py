@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -149,3 +152,30 @@ def fast_password_hashing(settings: Any) -> None:
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.BCryptPasswordHasher",
     ]
+
+
+NODE_DIR = Path(__file__).parent / "api" / "node"
+
+
+def _node_sdk_version() -> str | None:
+    manifest = NODE_DIR / "node_modules" / "auth0" / "package.json"
+    return json.loads(manifest.read_text())["version"] if manifest.is_file() else None
+
+
+@pytest.fixture(scope="session")
+def node_sdk() -> Path:
+    """Auth0's Node SDK as tests/api/node/package-lock.json pins it, installed with `npm ci`
+    when it is not yet (the Management API and the Authentication API tests share it)."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("needs node and npm (Node 20+) for Auth0's Node SDK")
+    lock = json.loads((NODE_DIR / "package-lock.json").read_text())
+    wanted = lock["packages"]["node_modules/auth0"]["version"]
+    if _node_sdk_version() != wanted:
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_DIR,
+            check=True,
+            timeout=300,
+        )
+    assert _node_sdk_version() == wanted
+    return NODE_DIR

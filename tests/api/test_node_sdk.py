@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -23,31 +22,7 @@ from users import services
 from users.models import Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
-NODE_DIR = Path(__file__).parent / "node"
 MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def _installed_version() -> str | None:
-    manifest = NODE_DIR / "node_modules" / "auth0" / "package.json"
-    return json.loads(manifest.read_text())["version"] if manifest.is_file() else None
-
-
-@pytest.fixture(scope="session")
-def node_sdk() -> Path:
-    """The SDK as package-lock.json pins it, installed with `npm ci` when it is not yet."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("needs node and npm (Node 20+) for Auth0's Node SDK")
-    lock = json.loads((NODE_DIR / "package-lock.json").read_text())
-    wanted = lock["packages"]["node_modules/auth0"]["version"]
-    if _installed_version() != wanted:
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=NODE_DIR,
-            check=True,
-            timeout=300,
-        )
-    assert _installed_version() == wanted
-    return NODE_DIR
 
 
 def _run(node_sdk: Path, base_url: str, token: str) -> dict[str, Any]:

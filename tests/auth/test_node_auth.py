@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -27,31 +26,7 @@ from users.auth.token import PASSWORD_REALM
 from users.models import Tenant, User
 
 pytestmark = pytest.mark.django_db(transaction=True)
-NODE_DIR = Path(__file__).parent.parent / "api" / "node"
 DB = "Username-Password-Authentication"
-
-
-def _installed_version() -> str | None:
-    manifest = NODE_DIR / "node_modules" / "auth0" / "package.json"
-    return json.loads(manifest.read_text())["version"] if manifest.is_file() else None
-
-
-@pytest.fixture(scope="session")
-def node_auth_sdk() -> Path:
-    """The SDK as tests/api/node/package-lock.json pins it (`npm ci` when not installed)."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("needs node and npm (Node 20+) for Auth0's Node SDK")
-    lock = json.loads((NODE_DIR / "package-lock.json").read_text())
-    wanted = lock["packages"]["node_modules/auth0"]["version"]
-    if _installed_version() != wanted:
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=NODE_DIR,
-            check=True,
-            timeout=300,
-        )
-    assert _installed_version() == wanted
-    return NODE_DIR
 
 
 def _run(node_dir: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -70,14 +45,14 @@ def _run(node_dir: Path, env: dict[str, str]) -> dict[str, Any]:
 
 
 def test_the_node_authentication_client_end_to_end(
-    node_auth_sdk: Path, live_server: Any, tenant: Tenant
+    node_sdk: Path, live_server: Any, tenant: Tenant
 ) -> None:
     application, secret = services.application_create(
         tenant=tenant, name="node-server", by=FACTORY_CONTEXT, grant_types=[PASSWORD_REALM]
     )
     assert secret is not None
     out = _run(
-        node_auth_sdk,
+        node_sdk,
         {
             "BASE_URL": live_server.url,
             "TENANT": tenant.slug,
