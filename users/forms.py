@@ -7,7 +7,15 @@ from typing import Any
 from django import forms
 
 from users import exports, metadata
-from users.models import DEFAULT_GRANTS, AuditAction, GrantType, Scope, Tenant
+from users.models import (
+    DEFAULT_GRANTS,
+    AuditAction,
+    Channel,
+    GrantType,
+    Scope,
+    SignInOutcome,
+    Tenant,
+)
 from users.models.applications import (
     ID_TOKEN_LIFETIME_DEFAULT,
     ID_TOKEN_LIFETIME_MAX,
@@ -76,62 +84,42 @@ class DeleteKeyForm(forms.Form):
 ACTION_CHOICES = [("", "Any action"), *[(action, action) for action in AuditAction.values]]
 
 
-class AuditFilterForm(forms.Form):
+class DateRangeForm(forms.Form):
+    """Optional From/To dates, From on or before To: what the log filters share."""
+
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError("“From” must be on or before “To”.")
+        return cleaned
+
+
+class AuditFilterForm(DateRangeForm):
     """Filters of the audit log; every field optional."""
 
     actor = forms.CharField(required=False, max_length=255, label="Actor")
     action = forms.ChoiceField(required=False, choices=ACTION_CHOICES)
-    channel = forms.ChoiceField(required=False, choices=[("", "Any channel")])
+    channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
     user = forms.CharField(required=False, max_length=255, label="User (user_id)")
-    since = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from users.models import Channel
-
-        super().__init__(*args, **kwargs)
-        channel = self.fields["channel"]
-        assert isinstance(channel, forms.ChoiceField)
-        channel.choices = [("", "Any channel"), *Channel.choices]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        since, until = cleaned.get("since"), cleaned.get("until")
-        if since and until and since > until:
-            raise forms.ValidationError("“From” must be on or before “To”.")
-        return cleaned
+    field_order = ["actor", "action", "channel", "user", "since", "until"]
 
 
-class SignInFilterForm(forms.Form):
+class SignInFilterForm(DateRangeForm):
     """Filters of the tenant's login log; every field optional."""
 
-    outcome = forms.ChoiceField(required=False, label="Outcome")
+    outcome = forms.ChoiceField(
+        required=False, label="Outcome", choices=[("", "Any outcome"), *SignInOutcome.choices]
+    )
     user = forms.CharField(required=False, max_length=320, label="User (email or user_id)")
-    since = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from users.models import SignInOutcome
-
-        super().__init__(*args, **kwargs)
-        outcome = self.fields["outcome"]
-        assert isinstance(outcome, forms.ChoiceField)
-        outcome.choices = [("", "Any outcome"), *SignInOutcome.choices]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        since, until = cleaned.get("since"), cleaned.get("until")
-        if since and until and since > until:
-            raise forms.ValidationError("“From” must be on or before “To”.")
-        return cleaned
+    field_order = ["outcome", "user", "since", "until"]
 
 
 class BulkEditForm(forms.Form):
