@@ -23,7 +23,7 @@ from users import batches, imports
 from users.audit import Actor
 from users.exports import export_users
 from users.jobs.lifecycle import STALE_AFTER, expired, job_path
-from users.jobs.queue import fail_if_stuck
+from users.jobs.queue import fail_stuck
 from users.jobs.tasks import RESUME_TASKS, run_bulk_edit, run_export, run_import, run_revert
 from users.models import Job, JobActor, JobParams, Tenant
 from users.search import users_matching
@@ -152,8 +152,7 @@ def fail_stale(tenant: Tenant) -> None:
         tenant=tenant, status=Job.Status.RUNNING, heartbeat_at__lt=cutoff
     ):
         refresh(job)
-    for job in Job.objects.filter(tenant=tenant, status=Job.Status.QUEUED):
-        fail_if_stuck(job)
+    fail_stuck(list(Job.objects.filter(tenant=tenant, status=Job.Status.QUEUED)))
 
 
 def refresh(job: Job) -> Job:
@@ -161,7 +160,7 @@ def refresh(job: Job) -> Job:
     it is queued but will never start (`users.jobs.queue`)."""
     job.refresh_from_db()
     if job.status == Job.Status.QUEUED:
-        if fail_if_stuck(job):
+        if fail_stuck([job]):
             job.refresh_from_db()
         return job
     stale = job.heartbeat_at is not None and timezone.now() - job.heartbeat_at > STALE_AFTER

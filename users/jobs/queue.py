@@ -20,6 +20,7 @@ backends) nothing is known, and nothing is decided.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,16 +46,27 @@ def _knows_tasks() -> bool:
     return isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], DatabaseBackend)
 
 
-def task_of(job: Job) -> TaskRow | None:
-    """The task row queued for the job's current attempt (the latest, if several were)."""
-    return (
-        DBTaskResult.objects.filter(
-            task_path=KIND_TASKS[Job.Kind(job.kind)].module_path,
-            args_kwargs__args=[job.pk, job.attempt],
-        )
-        .order_by("-enqueued_at")
-        .first()
-    )
+def _task_path(job: Job) -> str:
+    return KIND_TASKS[Job.Kind(job.kind)].module_path
+
+
+def tasks_of(jobs: Sequence[Job]) -> dict[int, TaskRow]:
+    """By job id, the task row queued for each job's current attempt (the latest, if several
+    were), read in one query: the jobs list checks every queued job each time it is polled."""
+    if not jobs:
+        return {}
+    wanted = {(_task_path(job), job.pk, job.attempt): job.pk for job in jobs}
+    rows = DBTaskResult.objects.filter(
+        task_path__in={path for path, _, _ in wanted},
+        enqueued_at__gte=min(job.created_at for job in jobs),
+    ).order_by("enqueued_at")
+    found: dict[int, TaskRow] = {}
+    for row in rows:
+        args = row.args_kwargs.get("args") or []
+        key = (row.task_path, *args) if len(args) == 2 else None
+        if key in wanted:
+            found[wanted[key]] = row  # later rows win: the latest
+    return found
 
 
 def _worker_alive(now: datetime) -> bool:
@@ -84,48 +96,51 @@ def _again(job: Job) -> str:
     return "Resume to run it." if Job.Kind(job.kind) in RESUME_TASKS else "Start it again."
 
 
-def reason_to_fail(job: Job, now: datetime | None = None) -> tuple[str, TaskRow | None]:
-    """Why a queued job will never run ("" while it still may), and its task row if any."""
-    if job.status != Job.Status.QUEUED or not _knows_tasks():
-        return "", None
-    now = now or timezone.now()
-    task = task_of(job)
+def reason_to_fail(job: Job, task: TaskRow | None, now: datetime) -> str:
+    """Why a queued job will never run ("" while it still may), given its task row."""
     minutes = int(UNCLAIMED_AFTER.total_seconds() // 60)
     if task is None:
         queued_at = job.heartbeat_at or job.created_at  # a resume notes when it queued
         if now - queued_at > UNCLAIMED_AFTER:
             return (
                 f"This job's task is not in the queue ({minutes} minutes after it was "
-                f"queued): it was never written, or was deleted. {_again(job)}",
-                None,
+                f"queued): it was never written, or was deleted. {_again(job)}"
             )
-        return "", None
+        return ""
     status = TaskResultStatus(task.status)
     if status == TaskResultStatus.FAILED:
-        return f"The job failed before it began: {_task_error(task)}. {_again(job)}", task
+        return f"The job failed before it began: {_task_error(task)}. {_again(job)}"
     if status == TaskResultStatus.SUCCESSFUL:
-        return f"The job's task ended without running it. {_again(job)}", task
+        return f"The job's task ended without running it. {_again(job)}"
     if status == TaskResultStatus.RUNNING:
         if task.started_at is not None and now - task.started_at > STALE_AFTER:
-            return f"The worker stopped before this job began. {_again(job)}", task
-        return "", task
+            return f"The worker stopped before this job began. {_again(job)}"
+        return ""
     if now - task.enqueued_at > UNCLAIMED_AFTER and not _worker_alive(now):
         return (
             f"No worker has picked this job up in {minutes} minutes: is "
-            "`manage.py jobs_worker` running?",
-            task,
+            "`manage.py jobs_worker` running?"
         )
-    return "", task
+    return ""
 
 
-def fail_if_stuck(job: Job) -> bool:
-    """Fail a queued job that will never run, with the reason (see the module docstring);
-    True if it was failed. A task no worker took is failed with it, in one transaction, and
-    only if no worker takes it meanwhile."""
-    reason, task = reason_to_fail(job)
+def fail_stuck(jobs: Sequence[Job]) -> set[int]:
+    """Fail the queued jobs that will never run, each with its reason (see the module
+    docstring); the ids of those failed. Their task rows are read in one query."""
+    queued = [job for job in jobs if job.status == Job.Status.QUEUED]
+    if not queued or not _knows_tasks():
+        return set()
+    tasks = tasks_of(queued)
+    now = timezone.now()
+    return {job.pk for job in queued if _fail_if_stuck(job, tasks.get(job.pk), now)}
+
+
+def _fail_if_stuck(job: Job, task: TaskRow | None, now: datetime) -> bool:
+    """Fail one queued job that will never run; a task no worker took is failed with it, in
+    one transaction, and only if no worker takes it meanwhile."""
+    reason = reason_to_fail(job, task, now)
     if not reason:
         return False
-    now = timezone.now()
     with transaction.atomic():
         if task is not None and task.status == TaskResultStatus.READY:
             taken = not DBTaskResult.objects.filter(
