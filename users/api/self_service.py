@@ -7,32 +7,26 @@ of the current-user scopes below. With it the end user may `GET /users/{their id
 refused before anything is read or written. Writes are audited as `end_user:<user_id>` on
 channel `profile`; the write path refuses `app_metadata` from the end user once more.
 
-Which tenant: the token's, found from its `iss` (`https://<domain>/` or
-`https://HOST/tenants/<slug>/`), and the request must have reached that tenant by the same
-form (the root of the tenant's domain, or `/tenants/<slug>/api/v2/`), so that the request's
-own issuer is the token's `iss` and the Management API there is the token's audience.
+Which tenant: the one the request reached (the root of a tenant's domain, or
+`/tenants/<slug>/api/v2/`). The token must be that tenant's and issued for that address: its
+`iss` is the request's own issuer and its audience the Management API there.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.http import HttpRequest
-from joserfc import jws
-from joserfc.errors import JoseError
+from django.http import Http404, HttpRequest
 
 from users import metadata
 from users.api.errors import ApiError
 from users.audit import Actor, Context
 from users.auth import keys
 from users.auth.keys import InvalidToken
-from users.auth.tenancy import PATH_PREFIX, issuer, tenant_by_host
+from users.auth.tenancy import auth_tenant, issuer
 from users.models import ActorKind, Channel, Tenant, User
-from users.selectors import tenant_by_slug
 
 READ_CURRENT_USER = "read:current_user"
 UPDATE_CURRENT_USER_METADATA = "update:current_user_metadata"
@@ -72,54 +66,18 @@ def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
 
 
-def _unverified_claims(token: str) -> dict[str, Any]:
-    try:
-        payload = jws.extract_compact(token.encode("ascii")).payload
-        claims = json.loads(payload)
-    except (JoseError, ValueError, UnicodeError):
-        raise InvalidToken("The token is not a JWT in compact form.") from None
-    if not isinstance(claims, dict):
-        raise InvalidToken("The token's payload is not a JSON object.")
-    return claims
-
-
-def tenant_of_issuer(iss: str) -> Tenant | None:
-    """The tenant whose issuer `iss` is: `https://<domain>/` (its domain exactly) or
-    `https://HOST/tenants/<slug>/`; None for anything else."""
-    parts = urlsplit(iss)
-    if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
-        return None
-    if parts.path == "/":
-        tenant = tenant_by_host(parts.netloc)
-        return tenant if tenant is not None and iss == f"https://{tenant.domain}/" else None
-    segments = parts.path.split("/")
-    if len(segments) == 4 and segments[1] == PATH_PREFIX and segments[0] == segments[3] == "":
-        return tenant_by_slug(segments[2])
-    return None
-
-
-def _reached(request: HttpRequest) -> tuple[Tenant | None, str | None]:
-    """The tenant the request reached (the path form's slug, or else the Host as a tenant's
-    domain) and the issuer it answers as there."""
-    match = request.resolver_match
-    slug = match.kwargs.get("slug") if match is not None else None
-    tenant = tenant_by_slug(slug) if slug else tenant_by_host(request.get_host())
-    return tenant, (issuer(tenant, request) if tenant is not None else None)
-
-
 def authenticate(request: HttpRequest, token: str) -> EndUser:
     """The end user of a valid access token for the Management API of the tenant this
-    request reached; InvalidToken (401) otherwise."""
-    iss = _unverified_claims(token).get("iss")
-    tenant = tenant_of_issuer(iss) if isinstance(iss, str) else None
-    if tenant is None:
-        raise InvalidToken("The token's issuer is no tenant of this server.")
-    reached, reached_issuer = _reached(request)
-    if reached is None or reached.pk != tenant.pk or reached_issuer != iss:
-        raise InvalidToken(
-            "The token was issued for another tenant's API (its iss and aud name another "
-            "address than the one this request reached)."
-        )
+    request reached (the path form's slug, or else the Host as a tenant's domain);
+    InvalidToken (401) otherwise. The token must be that tenant's, issued for this address:
+    `keys.verify` checks its signature against the tenant's keys, its `iss` against the
+    issuer of the form the request used, and its audience."""
+    match = request.resolver_match
+    try:
+        tenant = auth_tenant(request, match.kwargs.get("slug") if match is not None else None)
+    except Http404:
+        raise InvalidToken("This address is no tenant's API.") from None
+    iss = issuer(tenant, request)
     claims = keys.verify(tenant, token, issuer=iss, audience=f"{iss}api/v2/")
     sub, scope = claims.get("sub"), claims.get("scope", "")
     if not isinstance(sub, str) or not sub or not isinstance(scope, str):
