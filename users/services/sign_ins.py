@@ -44,13 +44,10 @@ def client_ip(text: str | None) -> str | None:
         return None
 
 
-_ip = client_ip
-
-
 def user_record_sign_in(*, user: User, ip: str | None) -> None:
     """logins_count + 1, last_login now, last_ip: one UPDATE, atomic on its own."""
     User.objects.filter(pk=user.pk).update(
-        logins_count=F("logins_count") + 1, last_login=timezone.now(), last_ip=_ip(ip)
+        logins_count=F("logins_count") + 1, last_login=timezone.now(), last_ip=client_ip(ip)
     )
 
 
@@ -79,7 +76,7 @@ def sign_in_log(
         user=user,
         target_user_id=user.user_id if user is not None else "",
         username=username[:USERNAME_MAX_LENGTH],
-        ip=_ip(ip),
+        ip=client_ip(ip),
         client_id=client_id[:64],
         connection=connection[:128],
         outcome=outcome,
@@ -132,7 +129,7 @@ def failure_subject(user: User | None, username: str) -> str:
 
 
 def _counter(connection: Connection, subject: str, ip: str | None) -> Q:
-    return Q(connection=connection, subject=subject, ip=_ip(ip) or "")
+    return Q(connection=connection, subject=subject, ip=client_ip(ip) or "")
 
 
 def _locked(policy: BruteForcePolicy, now: datetime) -> Q:
@@ -176,7 +173,7 @@ def sign_in_failed(
                 connection=connection,
                 subject=subject,
                 user=user,
-                ip=_ip(ip) or "",
+                ip=client_ip(ip) or "",
                 failures=1,
                 last_failure_at=now,
             )
